@@ -1,0 +1,114 @@
+"""Plain data passed between the pure stages. No Prefect, no files, no GX.
+
+Every dataclass here maps 1:1 onto a table in flows/schemas.py (same field names, same order).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+
+class SourceError(ValueError):
+    """Raised by a pure stage for input it cannot use. The message is meant for a person:
+    it says what is wrong and what would fix it. The shell turns it into a quarantine record."""
+
+    def __init__(self, reason: str, code: str = "bad_input"):
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+@dataclass
+class SourceItem:
+    """One item of a source file: the whole file for txt/html, one row for csv/jsonl."""
+    source_name: str          # path of the file relative to the source root (posix)
+    item_index: int           # 1-based position of the item inside its file
+    container: str            # txt | html | csv | jsonl
+    encoding: str             # detected encoding of the file bytes
+    text: str                 # decoded text (for html: the visible text)
+    title: str | None = None  # metadata the container carried, if any
+    year: int | None = None
+    url: str | None = None
+    publish_date: str | None = None
+
+
+@dataclass
+class Cleaned:
+    text: str                                     # cleaned body (glossary removed)
+    glossary: str = ""                            # 名词解释 / 附件 part, set apart
+    removed: dict = field(default_factory=dict)   # reason -> number of lines removed
+
+
+@dataclass
+class Report:
+    source_name: str
+    doc_index: int            # 1-based order among the REPORTS of that source
+    item_index: int
+    is_report: bool           # False for e.g. an NPC resolution approving a report
+    region: str | None
+    tier: str | None          # national | province | city | county | district | zone
+    province: str | None
+    review_year: int | None
+    plan_year: int | None
+    delivered_date: str | None   # ISO date when the text gives one
+    title: str | None
+    text: str                 # cleaned text: mention offsets point into this
+    glossary: str
+    removed_lines: int
+    removed_detail: str       # JSON {reason: count}
+
+
+@dataclass
+class Mention:
+    source_name: str
+    doc_index: int
+    region: str | None
+    indicator: str
+    kind: str                 # actual | target
+    measure: str              # level | growth_pct
+    period: str               # annual | partial_year | multi_year
+    year: int | None
+    value: float
+    value_high: float | None
+    unit: str                 # yuan | usd | percent | person | tonne
+    qualifier: str | None     # about | at_least | at_most | range | None
+    estimate: bool
+    strength: str | None      # 确保 | 力争 | 争取 | plain (targets only)
+    value_text: str           # the number and unit as written
+    quote: str                # the clause the value came from
+    sentence: str
+    start: int                # offsets of the value span in Report.text
+    end: int
+    sentence_start: int
+    sentence_end: int
+
+
+@dataclass
+class PanelRow:
+    source_name: str
+    doc_index: int
+    region: str | None
+    tier: str | None
+    province: str | None
+    indicator: str
+    kind: str
+    measure: str
+    year: int | None
+    value: float | None       # None only for status == 'no_target'
+    value_high: float | None
+    unit: str | None
+    qualifier: str | None
+    estimate: bool
+    strength: str | None
+    status: str               # reported | no_target
+    value_text: str
+    quote: str
+    start: int
+    end: int
+
+
+def column_names(cls) -> list[str]:
+    return [f.name for f in fields(cls)]
+
+
+def as_dicts(rows) -> list[dict]:
+    return [asdict(r) for r in rows]

@@ -1,0 +1,77 @@
+"""Number spans -> values. Our own patterns cut the spans out; Chinese numerals inside a span go
+through cn2an (never cn2an.transform on whole sentences: it rewrites 一般 -> 1般)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .units import MULTIPLIERS, normalize
+
+_AR = r"\d+(?:,\d{3})*(?:\.\d+)?"
+_CN = r"[零〇一二两三四五六七八九十百千万亿点]*[一二三四五六七八九两十百千][零〇一二两三四五六七八九十百千万亿点]*"
+_MULT = r"万亿|千亿|百亿|亿|千万|百万|万"
+_UNIT = r"个百分点|百分点|美元|人民币|元|人次|人|名|公斤|千克|吨|斤|%"
+QUANTITY = re.compile(
+    rf"(?P<lo>{_AR}|{_CN})(?P<lom>{_MULT})?(?P<lop>%)?"
+    rf"(?:\s*(?P<sep>[-—–~至到])\s*(?P<hi>{_AR}|{_CN}))?"
+    rf"(?P<mult>{_MULT})?(?P<unit>{_UNIT})"
+)
+_CN_ONLY = re.compile(rf"^{_CN}$")
+_ARABIC = re.compile(_AR)
+
+
+@dataclass
+class Quantity:
+    start: int
+    end: int
+    value: float              # normalized (yuan, usd, percent, person, tonne)
+    value_high: float | None  # ranges only
+    unit: str | None          # normalized unit; None for units we do not report (人次, 个百分点)
+    unit_written: str         # e.g. 亿元, %, 万人
+    text: str                 # the span as written
+
+
+def parse_number(span: str) -> float:
+    """'887' -> 887.0, '1,234.5' -> 1234.5, '八百八十七' -> 887.0, '千' -> 1000.0, '一万二千' -> 12000.0."""
+    span = span.strip()
+    if _ARABIC.fullmatch(span):
+        return float(span.replace(",", ""))
+    if _CN_ONLY.match(span):
+        import cn2an  # the span only, never a whole sentence
+
+        if span[0] in "十百千万亿":
+            span = "一" + span
+        return float(cn2an.cn2an(span.replace("两", "二"), "smart"))
+    raise ValueError(f"not a number: {span!r}")
+
+
+def find_quantities(text: str) -> list[Quantity]:
+    out = []
+    for m in QUANTITY.finditer(text):
+        q = _quantity(m)
+        if q is not None:
+            out.append(q)
+    return out
+
+
+def _quantity(m: re.Match) -> Quantity | None:
+    unit = m.group("unit")
+    mult = m.group("mult") or ""
+    lo_mult = m.group("lom") or ""
+    try:
+        lo = parse_number(m.group("lo"))
+        hi = parse_number(m.group("hi")) if m.group("hi") else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    if lo_mult and not mult and hi is None:
+        mult, lo_mult = lo_mult, ""
+    if m.group("lop") and unit != "%":
+        return None  # "5%3元": not one quantity
+    written = mult + unit
+    if unit in ("个百分点", "百分点", "人次"):
+        return Quantity(m.start(), m.end(), lo, hi, None, written, m.group(0))
+    value, norm_unit = normalize(lo * (MULTIPLIERS[lo_mult] if lo_mult else 1.0), written)
+    high = normalize(hi, written)[0] if hi is not None else None
+    if high is not None and high <= value:
+        return None  # "2022-2023年" style: not a range
+    return Quantity(m.start(), m.end(), value, high, norm_unit, written, m.group(0))

@@ -1,0 +1,36 @@
+"""panel: mentions -> one headline row per (source_name, doc_index, indicator, kind, measure).
+
+The headline is the first annual mention about the report's own year (reviewed year for actuals,
+plan year for targets) in reading order. Partial-year and multi-year figures never reach it.
+"""
+from __future__ import annotations
+
+from .model import Mention, PanelRow, Report
+
+
+def build_panel(reports: list[Report], mentions: list[Mention]) -> list[PanelRow]:
+    meta = {(r.source_name, r.doc_index): r for r in reports if r.is_report}
+    best: dict[tuple, Mention] = {}
+    for m in mentions:
+        if m.period != "annual":
+            continue
+        r = meta.get((m.source_name, m.doc_index))
+        if r is None:
+            continue
+        want = r.review_year if m.kind == "actual" else r.plan_year
+        if want is not None and m.year != want:
+            continue
+        key = (m.source_name, m.doc_index, m.indicator, m.kind, m.measure)
+        if key not in best or m.start < best[key].start:
+            best[key] = m
+    rows = []
+    for key in sorted(best, key=lambda k: (k[0], k[1], best[k].start)):
+        m = best[key]
+        r = meta[(m.source_name, m.doc_index)]
+        rows.append(PanelRow(
+            source_name=m.source_name, doc_index=m.doc_index, region=r.region, tier=r.tier,
+            province=r.province, indicator=m.indicator, kind=m.kind, measure=m.measure,
+            year=m.year, value=m.value, value_high=m.value_high, unit=m.unit,
+            qualifier=m.qualifier, estimate=m.estimate, strength=m.strength, status="reported",
+            value_text=m.value_text, quote=m.quote, start=m.start, end=m.end))
+    return rows

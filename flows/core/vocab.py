@@ -1,0 +1,61 @@
+"""The indicator vocabulary, loaded from data (flows/vocab/*.csv): names, aliases, measures,
+units, and the contexts in which an alias does not name the indicator."""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    name_zh: str
+    measures: tuple[str, ...]
+    level_unit: str           # yuan | percent | person | tonne | '' (growth only)
+
+
+@dataclass(frozen=True)
+class Vocab:
+    indicators: dict[str, Indicator]
+    alias_regex: re.Pattern       # one alternation, longest alias first; group name = a0, a1, ...
+    alias_codes: tuple[tuple[str, ...], ...]   # group index -> indicator codes (2 for 城乡…)
+    not_before: dict[str, re.Pattern]
+    not_after: dict[str, re.Pattern]
+
+
+def _read(name: str) -> list[dict]:
+    text = resources.files("flows.vocab").joinpath(name).read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+@lru_cache(maxsize=1)
+def load() -> Vocab:
+    indicators: dict[str, Indicator] = {}
+    aliases: dict[str, tuple[str, ...]] = {}
+    for row in _read("indicators.csv"):
+        code = row["code"]
+        indicators[code] = Indicator(code, row["name_zh"], tuple(row["measures"].split("|")),
+                                     row["level_unit"] or "")
+        for a in [row["name_zh"], *filter(None, row["aliases"].split("|"))]:
+            aliases.setdefault(a, (code,))
+    for row in _read("aliases_extra.csv"):
+        aliases[row["alias"]] = tuple(row["code"].split("|"))
+    plain = sorted((a for a in aliases if not a.startswith("re:")), key=len, reverse=True)
+    regexes = [a for a in aliases if a.startswith("re:")]
+    ordered = regexes + plain
+    parts = []
+    codes = []
+    for i, a in enumerate(ordered):
+        body = a[3:] if a.startswith("re:") else re.escape(a)
+        parts.append(f"(?P<a{i}>{body})")
+        codes.append(aliases[a])
+    not_before, not_after = {}, {}
+    for row in _read("indicator_rules.csv"):
+        if row["not_before"]:
+            not_before[row["code"]] = re.compile(f"(?:{row['not_before']})$")
+        if row["not_after"]:
+            not_after[row["code"]] = re.compile(f"^(?:{row['not_after']})")
+    return Vocab(indicators, re.compile("|".join(parts), re.I), tuple(codes), not_before, not_after)
