@@ -26,7 +26,7 @@ _LIST_SEP = re.compile(r"^\s*(?:、|和|及|与|以及|,|，)?\s*$")
 _RESPECTIVELY = re.compile(r"分别")
 _EXPLICIT_YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?:底|末)?(?:的)?")
 _AFTER_QUAL = re.compile(r"^\s*(左右|以上|以内|以下)")
-_WHOLE_YEAR = re.compile(r"全年|全市|全区|全县|全省")
+_WHOLE_YEAR = re.compile(r"全年")
 
 
 @lru_cache(maxsize=1)
@@ -74,7 +74,7 @@ def extract_mentions(report: Report) -> list[Mention]:
         sentence = sm.group(0)
         if not re.search(r"\d|[一二三四五六七八九十百千]", sentence):
             continue
-        kind = "target" if sm.start() >= boundary else "actual"
+        kind = "target" if sm.end() > boundary else "actual"
         if kind == "target" and _about_review_year(sentence, report):
             kind = "actual"
         out.extend(_sentence_mentions(report, v, sentence, sm.start(), kind))
@@ -97,8 +97,11 @@ def _events(v, sentence: str) -> list[_Event]:
         codes = v.alias_codes[gi]
         before = sentence[max(0, m.start() - 8):m.start()]
         after = sentence[m.end():m.end() + 6]
-        if any((c in v.not_before and v.not_before[c].search(before)) or
-               (c in v.not_after and v.not_after[c].search(after)) for c in codes):
+        need = v.needs_before.get(gi)
+        if need is not None and not need.search(sentence, 0, m.start()):
+            continue
+        if any((k in v.not_before and v.not_before[k].search(before)) or
+               (k in v.not_after and v.not_after[k].search(after)) for k in (*codes, "*")):
             spans.append((m.start(), m.end()))
             events.append(_Event(m.start(), m.end(), "blocked"))
             continue
@@ -122,10 +125,11 @@ def _sentence_mentions(report, v, sentence, offset, kind) -> list[Mention]:
     current: tuple = ()
     anchor = -1
     list_codes: list[str] = []
+    group: list[str] = []     # the last list of indicators named, kept across its values
     list_end = -1
     dist: list[str] | None = None
     dist_group: list[Mention] = []
-    used: set = set()
+    used: dict = {}
     for ev in _events(v, sentence):
         if ev.kind == "blocked":
             current, anchor, dist = (), -1, None
@@ -136,20 +140,23 @@ def _sentence_mentions(report, v, sentence, offset, kind) -> list[Mention]:
             else:
                 list_codes = list(ev.codes)
             list_end = ev.end
-            current, anchor, dist, used = ev.codes, ev.end, None, set()
+            group = list(list_codes)
+            current, anchor, used = ev.codes, ev.end, {}
+            dist = list(ev.codes) if len(ev.codes) > 1 else None   # 城乡居民…: urban, rural
             _close_group(dist_group)
             dist_group = []
             continue
         if ev.kind == "respectively":
-            if len(list_codes) >= 2 and ev.start - list_end <= 4:
-                dist = list(list_codes)
+            if len(group) >= 2 and (ev.start - list_end <= 4 or anchor >= 0 and ev.start - anchor <= 4):
+                _close_group(dist_group)
+                dist, dist_group = list(group), []
                 anchor = ev.end
             continue
         if ev.kind == "flat":
             if len(current) == 1 and anchor >= 0 and ev.start - anchor <= 12:
                 m = _mention(report, v, sentence, offset, kind, current[0], "growth_pct", None, ev, anchor)
                 if m and (m.indicator, m.measure) not in used:
-                    used.add((m.indicator, m.measure))
+                    used[(m.indicator, m.measure)] = m
                     out.append(m)
             continue
         q = ev.qty
@@ -158,6 +165,8 @@ def _sentence_mentions(report, v, sentence, offset, kind) -> list[Mention]:
         gap = sentence[anchor:q.start]
         if len(gap) > MAX_GAP or re.search(r"[;；。]", gap):
             continue
+        if c["other_subject"].search(_CLAUSE_BREAK.split(gap)[-1]):
+            continue   # "增加值262亿元,铜箔产业增加值增长26%": the value is another thing's
         if dist is not None:
             if not dist:
                 continue
@@ -167,12 +176,23 @@ def _sentence_mentions(report, v, sentence, offset, kind) -> list[Mention]:
         else:
             continue
         measure = _measure(v.indicators[code], q, gap, c)
-        if measure is None or (code, measure) in used:
+        if measure is None:
+            continue
+        if (code, measure) in used:
+            prev = used[(code, measure)]
+            # "突破千亿元大关,达1000.24亿元": the exact figure beats the threshold before it
+            if not (prev.qualifier == "at_least" and measure == "level"):
+                continue
+            m = _mention(report, v, sentence, offset, kind, code, measure, q, ev, anchor)
+            if m is not None and m.qualifier is None:
+                out[out.index(prev)] = m
+                used[(code, measure)] = m
+                anchor = q.end
             continue
         m = _mention(report, v, sentence, offset, kind, code, measure, q, ev, anchor)
         if m is None:
             continue
-        used.add((code, measure))
+        used[(code, measure)] = m
         out.append(m)
         if dist is not None:
             dist_group.append(m)

@@ -593,11 +593,18 @@ def _read_json(source_name: str, text: str, encoding: str):
 
     stripped = text.strip()
     whole = None
-    if stripped[:1] in "[{":
+    if stripped[:1] in ("[", "{"):
         try:
             whole = json.loads(stripped)
-        except (json.JSONDecodeError, RecursionError):
-            whole = None  # JSON Lines (or broken): read line by line
+        except RecursionError:
+            whole = None
+        except json.JSONDecodeError as exc:
+            if stripped[0] == "[" and exc.msg != "Extra data":
+                raise SourceError(
+                    f"{source_name}: the file is a JSON list but not valid JSON ({exc.msg} at line {exc.lineno}, "
+                    f"column {exc.colno}); fix it, or write one JSON object per line (JSON Lines).",
+                    "bad_json") from None
+            whole = None  # JSON Lines: read line by line
     if isinstance(whole, list):
         for i, obj in enumerate(whole, 1):
             add(_json_item(source_name, obj, i, f"{source_name}: element {i}", encoding))
@@ -636,6 +643,7 @@ _BLOCK = {"address", "article", "blockquote", "body", "br", "caption", "center",
           "h4", "h5", "h6", "header", "hgroup", "hr", "html", "legend", "li", "main", "ol", "p", "pre",
           "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "option"}
 _CELL = {"td", "th"}
+_HEAD_TAGS = {"title", "meta", "link", "style", "script", "base", "noscript", "template"}
 _CELL_MARK = "\x00"  # cannot occur in decoded text (NUL bytes are rejected)
 _WIDE = "\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff"
 _WIDE_BREAK = re.compile(f"(?<=[{_WIDE}])[ \t\r\f]*\n[ \t\n\r\f]*(?=[{_WIDE}])")
@@ -665,15 +673,29 @@ class _TextExtractor(HTMLParser):
     def _flush(self):
         if not self.buf:
             return
-        out = []
+        parts: list[str] = []
+        run: list[str] = []
+        has_pre = False
         for s, pre in self.buf:
-            out.append(s if pre else _collapse(s))
+            if pre:
+                has_pre = has_pre or s != _CELL_MARK
+                if run:
+                    parts.append(_collapse("".join(run)))
+                    run = []
+                parts.append(s)
+            else:
+                run.append(s)
+        if run:
+            parts.append(_collapse("".join(run)))
         self.buf = []
-        line = "".join(out)
-        # collapse across inline boundaries again (pieces may end / start with a space)
-        line = re.sub("  +", " ", line) if not self.pre else line
-        cells = [c.strip(" \t\n\r\f") for c in line.split(_CELL_MARK)]
-        line = "\t".join(c for c in cells if c) if len(cells) > 1 else cells[0]
+        line = "".join(parts)
+        edge = "\n" if has_pre else " \t\n\r\f"
+        cells = line.split(_CELL_MARK)
+        if len(cells) > 1:
+            first = cells[0].strip(edge)
+            line = "\t".join(([first] if first else []) + [c.strip(edge) for c in cells[1:]]).rstrip("\t")
+        else:
+            line = line.strip(edge)
         if line.strip():
             self.blocks.append(line)
 
@@ -696,7 +718,7 @@ class _TextExtractor(HTMLParser):
         if tag == "head":
             self.in_head = True
             return
-        if tag == "body":
+        if tag == "body" or (self.in_head and tag not in _HEAD_TAGS):
             self.in_head = False
         if tag == "title" and not self.title_done:
             self.in_title = True
@@ -745,8 +767,6 @@ class _TextExtractor(HTMLParser):
             return
         if self.in_head:
             return
-        if self.pre:
-            data = data.replace(_CELL_MARK, "")
         self.buf.append((data, bool(self.pre)))
 
     def close(self):

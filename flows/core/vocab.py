@@ -22,8 +22,9 @@ class Vocab:
     indicators: dict[str, Indicator]
     alias_regex: re.Pattern       # one alternation, longest alias first; group name = a0, a1, ...
     alias_codes: tuple[tuple[str, ...], ...]   # group index -> indicator codes (2 for 城乡…)
-    not_before: dict[str, re.Pattern]
+    not_before: dict[str, re.Pattern]      # code ('*' = every indicator) -> context that blocks
     not_after: dict[str, re.Pattern]
+    needs_before: dict[int, re.Pattern]    # alias group -> what must come earlier in the sentence
 
 
 def _read(name: str) -> list[dict]:
@@ -35,6 +36,7 @@ def _read(name: str) -> list[dict]:
 def load() -> Vocab:
     indicators: dict[str, Indicator] = {}
     aliases: dict[str, tuple[str, ...]] = {}
+    needs: dict[str, str] = {}
     for row in _read("indicators.csv"):
         code = row["code"]
         indicators[code] = Indicator(code, row["name_zh"], tuple(row["measures"].split("|")),
@@ -43,12 +45,17 @@ def load() -> Vocab:
             aliases.setdefault(a, (code,))
     for row in _read("aliases_extra.csv"):
         aliases[row["alias"]] = tuple(row["code"].split("|"))
+        if row.get("needs_before"):
+            needs[row["alias"]] = row["needs_before"]
     plain = sorted((a for a in aliases if not a.startswith("re:")), key=len, reverse=True)
     regexes = [a for a in aliases if a.startswith("re:")]
     ordered = regexes + plain
     parts = []
     codes = []
+    needs_before = {}
     for i, a in enumerate(ordered):
+        if a in needs:
+            needs_before[i] = re.compile(needs[a])
         body = a[3:] if a.startswith("re:") else re.escape(a)
         parts.append(f"(?P<a{i}>{body})")
         codes.append(aliases[a])
@@ -58,4 +65,5 @@ def load() -> Vocab:
             not_before[row["code"]] = re.compile(f"(?:{row['not_before']})$")
         if row["not_after"]:
             not_after[row["code"]] = re.compile(f"^(?:{row['not_after']})")
-    return Vocab(indicators, re.compile("|".join(parts), re.I), tuple(codes), not_before, not_after)
+    return Vocab(indicators, re.compile("|".join(parts), re.I), tuple(codes), not_before, not_after,
+                 needs_before)
