@@ -134,6 +134,9 @@ def _sentence_mentions(report, v, sentence, offset, kind) -> list[Mention]:
         if ev.kind == "blocked":
             current, anchor, dist = (), -1, None
             continue
+        if ev.kind == "alias" and report.tier != "zone" and _sub_area(sentence, ev.start, c):
+            current, anchor, dist = (), -1, None   # a park's or key projects' figure
+            continue
         if ev.kind == "alias":
             if list_codes and list_end >= 0 and _LIST_SEP.match(sentence[list_end:ev.start]):
                 list_codes.extend(ev.codes)
@@ -165,8 +168,14 @@ def _sentence_mentions(report, v, sentence, offset, kind) -> list[Mention]:
         gap = sentence[anchor:q.start]
         if len(gap) > MAX_GAP or re.search(r"[;；。]", gap):
             continue
-        if c["other_subject"].search(_CLAUSE_BREAK.split(gap)[-1]):
+        last_clause = _CLAUSE_BREAK.split(gap)[-1]
+        if c["other_subject"].search(last_clause):
             continue   # "增加值262亿元,铜箔产业增加值增长26%": the value is another thing's
+        if q.unit == "percent" and last_clause != gap and last_clause.strip() and not (
+                c["growth"].search(last_clause) or c["negative"].search(last_clause)):
+            continue   # a percent in a later clause with no growth word is about something else
+        if sentence[q.end:q.end + 1] in ("/", "每"):
+            continue   # 800万元/亩: a per-unit figure
         if dist is not None:
             if not dist:
                 continue
@@ -184,7 +193,7 @@ def _sentence_mentions(report, v, sentence, offset, kind) -> list[Mention]:
             if not (prev.qualifier == "at_least" and measure == "level"):
                 continue
             m = _mention(report, v, sentence, offset, kind, code, measure, q, ev, anchor)
-            if m is not None and m.qualifier is None:
+            if m is not None and m.qualifier is None and prev.value <= m.value <= prev.value * 1.5:
                 out[out.index(prev)] = m
                 used[(code, measure)] = m
                 anchor = q.end
@@ -200,6 +209,14 @@ def _sentence_mentions(report, v, sentence, offset, kind) -> list[Mention]:
         list_codes, list_end = [], -1
     _close_group(dist_group)
     return out
+
+
+def _sub_area(sentence: str, at: int, c) -> bool:
+    """The sentence is about a part of the region: its subject (the first few characters) or the
+    indicator's own clause names a park, a zone or key projects."""
+    clause_start = max((m.end() for m in _CLAUSE_BREAK.finditer(sentence, 0, at)), default=0)
+    return bool(c["sub_area"].search(sentence, 0, min(at, 8)) or
+                c["sub_area"].search(sentence, clause_start, at))
 
 
 def _close_group(group: list[Mention]) -> None:
@@ -285,10 +302,16 @@ def _period(before: str, report, kind, c, gap) -> tuple[str | None, int | None]:
     if ym and gap.endswith(ym.group(0)):   # "增长到2025年的4.93万亿元": that year's level
         return "annual", int(ym.group(1))
     last_whole = max((m.end() for m in _WHOLE_YEAR.finditer(before)), default=-1)
+    clause_start = len(before) - len(gap) - len(_CLAUSE_BREAK.split(before[:len(before) - len(gap)])[-1])
     for name in ("partial_year", "multi_year"):
-        hits = [m for m in c[name].finditer(before) if m.start() > last_whole]
-        if hits:
-            return name, year
+        for m in c[name].finditer(before):
+            if m.start() <= last_whole:
+                continue
+            # a cue applies inside its own clause, or to the whole rest of the sentence when it
+            # opens it ("前三季度,全市…", "过去五年,…")
+            opener = re.match(r"^[^,，;；:：]{0,4}[,，:：]", before[m.end():])
+            if m.start() >= clause_start or opener:
+                return name, year
     years = [int(y) for y in re.findall(r"((?:19|20)\d{2})\s*年", before)]
     if years and year and years[-1] != year and abs(years[-1] - year) <= 10:
         return "annual", years[-1]

@@ -79,6 +79,7 @@ MAX_CONTROL_BYTE_RATIO = 0.02   # control bytes in the raw sample
 # C0 controls that never occur in text (TAB LF VT FF CR, ESC and SUB are tolerated).
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13, 26, 27)) + b"\x7f"
 _BAD_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f\ue000-\uf8ff\ufffd\U000f0000-\U0010ffff]")
+_PLAIN_TEXT = re.compile("[\t\n\r\x20-\x7e\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\u2010-\u2027]")
 _CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.I)
 
@@ -147,21 +148,21 @@ def _binary_check(data: bytes, source_name: str) -> None:
 
 
 def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
-    """BOM-less UTF-16 (many NULs, all on one parity), decoded strictly; else None."""
-    sample = data[:4096]
-    if len(sample) < 4 or sample.count(0) < len(sample) // 8:
+    """BOM-less UTF-16 (LE or BE), decoded strictly, when the result is clearly text; else None.
+    Tried only for data that would otherwise be rejected as binary (NULs or control bytes)."""
+    if len(data) % 2 or len(data) < 4:
         return None
-    even, odd = sample[0::2].count(0), sample[1::2].count(0)
-    if odd > 4 * even and odd > len(sample) // 8:
-        codec = "utf-16-le"
-    elif even > 4 * odd and even > len(sample) // 8:
-        codec = "utf-16-be"
-    else:
-        return None
-    try:
-        return data.decode(codec), codec
-    except UnicodeDecodeError:
-        return None
+    best = None
+    for codec in ("utf-16-le", "utf-16-be"):
+        text = _decode_strict(data, codec)
+        if text is None:
+            continue
+        sample = text[:4096]
+        plain = len(_PLAIN_TEXT.findall(sample))
+        score = plain / len(sample)
+        if score >= 0.9 and (best is None or score > best[0]):
+            best = (score, text, codec)
+    return (best[1], best[2]) if best else None
 
 
 def _allowed_replacements(n_chars: int) -> int:
@@ -206,16 +207,21 @@ def _detect(sample: bytes) -> tuple[str, bool] | None:
     best = from_bytes(sample, cp_isolation=list(CHINESE_CODECS)).best()
     if best is not None:
         codec = _norm_encoding(best.encoding) or best.encoding
-        if codec in _BIG5_FAMILY and _decode_strict(sample, "gb18030") is not None and best.coherence < 0.05:
-            # Both readings decode and the detector has no language evidence: bias to mainland GB.
-            return "gb18030", False
+        if codec in _BIG5_FAMILY and best.coherence < 0.05:
+            # No language evidence for Big5: if the GB reading is just as clean, prefer mainland GB.
+            gb = _decode_strict(sample, "gb18030")
+            if gb is not None and _bad_ratio(gb) == 0:
+                return "gb18030", False
         return codec, best.chaos <= 0.1
-    # The detector finds no coherent Chinese (e.g. very short or unusual text): accept a Chinese
-    # codec that decodes the sample strictly into clean characters; gb18030 first.
+    # The detector finds no coherent Chinese (very short or unusual text, or a few damaged bytes):
+    # accept a Chinese codec that decodes the sample into clean characters with at most a few
+    # replacements; gb18030 first.
+    high = len(sample) - len(sample.translate(None, bytes(range(128))))
     for codec in CHINESE_CODECS:
-        text = _decode_strict(sample, codec)
-        if text is not None and _bad_ratio(text) <= MAX_BAD_CHAR_RATIO:
-            return codec, len(sample) - len(sample.translate(None, bytes(range(128)))) >= 100
+        text = sample.decode(codec, errors="replace")
+        replaced = text.count("\ufffd")
+        if replaced <= _allowed_replacements(len(text)) and _bad_ratio(text.replace("\ufffd", "")) == 0:
+            return codec, replaced > 0 or high >= 100
     best = from_bytes(sample).best()
     if best is not None and best.chaos <= 0.1:
         return _norm_encoding(best.encoding) or best.encoding, best.chaos <= 0.05
@@ -230,6 +236,25 @@ def _bad_ratio(text: str) -> float:
     return bad / max(visible, 1)
 
 
+def _encode_as(text: str, codec: str) -> bytes | None:
+    """Undo a wrong decode. 'cp1252' is the web's windows-1252: its five undefined bytes map to the
+    C1 controls, as browsers and many converters do."""
+    try:
+        return text.encode(codec)
+    except UnicodeEncodeError:
+        if codec != "cp1252":
+            return None
+    out = bytearray()
+    for ch in text:
+        try:
+            out += ch.encode("cp1252")
+        except UnicodeEncodeError:
+            if ord(ch) > 0xFF:
+                return None
+            out.append(ord(ch))
+    return bytes(out)
+
+
 def _mojibake(text: str) -> str | None:
     """'æ”¿åºœ' / '鏀垮簻': Chinese UTF-8 (or GBK) bytes that were once decoded with the wrong codec
     and saved again. Returns a description, or None."""
@@ -241,9 +266,8 @@ def _mojibake(text: str) -> str | None:
     for wrong, right in (("cp1252", "utf-8"), ("latin-1", "utf-8"), ("latin-1", "gb18030"), ("gb18030", "utf-8")):
         if wrong != "gb18030" and cjk > non_ascii // 10:
             continue  # real CJK present: not a Latin-1 style mojibake
-        try:
-            raw = sample.encode(wrong)
-        except UnicodeEncodeError:
+        raw = _encode_as(sample, wrong)
+        if raw is None:
             continue
         fixed = raw.decode(right, errors="replace")
         if fixed == sample:
@@ -272,11 +296,13 @@ def decode_bytes(data: bytes, declared: str | None = None, source_name: str = "<
                 text = _lenient(data, decoder, source_name)
             break
     if text is None:
-        found = _utf16_without_bom(data) if b"\x00" in data[:4096] else None
-        if found:
-            text, codec = found
-        else:
+        try:
             _binary_check(data, source_name)
+        except SourceError:
+            found = _utf16_without_bom(data)
+            if not found:
+                raise
+            text, codec = found
     if text is None:
         text = _decode_strict(data, "utf-8")
         codec = "utf-8"
@@ -315,15 +341,15 @@ def decode_bytes(data: bytes, declared: str | None = None, source_name: str = "<
     if not text.strip():
         raise SourceError(f"{source_name}: the file holds no text (only whitespace); supply the report "
                           "text.", "empty")
-    if _bad_ratio(text) > MAX_BAD_CHAR_RATIO:
-        raise SourceError(
-            f"{source_name}: decoded as {codec}, the text is mostly unusable characters (control, "
-            "private-use or replacement characters): the encoding guess is wrong or the file is not "
-            "text. Save it as UTF-8 text.", "garbage")
     moji = _mojibake(text)
     if moji:
         raise SourceError(f"{source_name}: the text is mojibake: {moji}. Get the file again from its "
                           "original source, or repair it, and save it as UTF-8.", "mojibake")
+    if _bad_ratio(text) > MAX_BAD_CHAR_RATIO:
+        raise SourceError(
+            f"{source_name}: decoded as {codec}, too much of the text is unusable characters (control, "
+            "private-use or replacement characters): the encoding guess is wrong or the file is not "
+            "text. Save it as UTF-8 text.", "garbage")
     return text, codec
 
 
