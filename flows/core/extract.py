@@ -22,6 +22,7 @@ from .numbers import Quantity, find_quantities
 MAX_GAP = 24          # characters allowed between an indicator (or its previous value) and a value
 _SENTENCE = re.compile(r"[^。!?！？\n]+[。!?！？]?")
 _CLAUSE_BREAK = re.compile(r"[,，;；:：]")
+_ITEM_BREAK = re.compile(r"[,，;；:：、]")
 _LIST_SEP = re.compile(r"^\s*(?:、|和|及|与|以及|,|，)?\s*$")
 _RESPECTIVELY = re.compile(r"分别")
 _EXPLICIT_YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?:底|末)?(?:的)?")
@@ -193,7 +194,8 @@ def _sentence_mentions(report, v, sentence, offset, kind) -> list[Mention]:
             if not (prev.qualifier == "at_least" and measure == "level"):
                 continue
             m = _mention(report, v, sentence, offset, kind, code, measure, q, ev, anchor)
-            if m is not None and m.qualifier is None and prev.value <= m.value <= prev.value * 1.5:
+            threshold = not _AFTER_QUAL.match(report.text[prev.end:prev.end + 4])
+            if m is not None and m.qualifier is None and threshold and prev.value <= m.value <= prev.value * 1.5:
                 out[out.index(prev)] = m
                 used[(code, measure)] = m
                 anchor = q.end
@@ -214,8 +216,8 @@ def _sentence_mentions(report, v, sentence, offset, kind) -> list[Mention]:
 def _sub_area(sentence: str, at: int, c) -> bool:
     """The sentence is about a part of the region: its subject (the first few characters) or the
     indicator's own clause names a park, a zone or key projects."""
-    clause_start = max((m.end() for m in _CLAUSE_BREAK.finditer(sentence, 0, at)), default=0)
-    return bool(c["sub_area"].search(sentence, 0, min(at, 8)) or
+    clause_start = max((m.end() for m in _ITEM_BREAK.finditer(sentence, 0, at)), default=0)
+    return bool(c["park"].search(sentence, 0, min(at, 8)) or
                 c["sub_area"].search(sentence, clause_start, at))
 
 
@@ -255,7 +257,7 @@ def _mention(report, v, sentence, offset, kind, code, measure, q, ev, anchor) ->
             value, high = -value, (-high if high is not None else None)
             if high is not None:
                 value, high = high, value
-        qual = _qualifier(sentence, q, gap, c)
+        qual = _qualifier(sentence, q, gap, c, kind)
     period, year = _period(before, report, kind, c, gap)
     if period is None:
         return None
@@ -277,7 +279,7 @@ def _mention(report, v, sentence, offset, kind, code, measure, q, ev, anchor) ->
         sentence_start=s0, sentence_end=s1)
 
 
-def _qualifier(sentence: str, q: Quantity, gap: str, c) -> str | None:
+def _qualifier(sentence: str, q: Quantity, gap: str, c, kind: str) -> str | None:
     if q.value_high is not None:
         return "range"
     m = _AFTER_QUAL.match(sentence[q.end:q.end + 4])
@@ -288,8 +290,8 @@ def _qualifier(sentence: str, q: Quantity, gap: str, c) -> str | None:
         return "about"
     if re.search(r"超过|超|突破|不低于|不少于|逾|迈上|迈过|跨越|站上", near):
         return "at_least"
-    if re.search(r"控制在|不超过|低于|不高于", near):
-        return "at_most"
+    if re.search(r"不超过|低于|不高于", near) or (kind == "target" and "控制在" in near):
+        return "at_most"   # an achieved figure "控制在2.27%" is exact; a target one is a cap
     return None
 
 

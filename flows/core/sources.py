@@ -220,12 +220,27 @@ def _detect(sample: bytes) -> tuple[str, bool] | None:
     for codec in CHINESE_CODECS:
         text = sample.decode(codec, errors="replace")
         replaced = text.count("\ufffd")
-        if replaced <= _allowed_replacements(len(text)) and _bad_ratio(text.replace("\ufffd", "")) == 0:
+        wide = len(_CJK.findall(text))
+        if (replaced <= _allowed_replacements(len(text)) and wide >= 50 * replaced
+                and _bad_ratio(text.replace("\ufffd", "")) == 0):
             return codec, replaced > 0 or high >= 100
     best = from_bytes(sample).best()
     if best is not None and best.chaos <= 0.1:
         return _norm_encoding(best.encoding) or best.encoding, best.chaos <= 0.05
     return None
+
+
+def _closest(sample: bytes) -> str:
+    """Hint for an undecodable file: the codec that fits best, if any fits nearly."""
+    fits = []
+    for codec in ("utf-8",) + CHINESE_CODECS:
+        text = sample.decode(codec, errors="replace")
+        fits.append((text.count("\ufffd"), len(_CJK.findall(text)), codec))
+    replaced, wide, codec = min(fits, key=lambda f: (f[0], -f[1]))
+    if wide >= 50 * max(replaced, 1):
+        return (f"; it reads best as {codec}, but {replaced} byte sequences in the first {len(sample)} "
+                f"bytes are not valid {codec} (a corrupted file, or several encodings mixed)")
+    return ""
 
 
 def _bad_ratio(text: str) -> float:
@@ -318,8 +333,8 @@ def decode_bytes(data: bytes, declared: str | None = None, source_name: str = "<
         if found is None:
             raise SourceError(
                 f"{source_name}: cannot tell the text encoding: the bytes are neither UTF-8 nor a "
-                "Chinese encoding (GB18030/GBK/GB2312, Big5) that charset detection recognises. Save the "
-                "file as UTF-8 text.", "undecodable")
+                f"Chinese encoding (GB18030/GBK/GB2312, Big5) that charset detection recognises{_closest(sample)}. "
+                "Save the file as UTF-8 text.", "undecodable")
         codec, confident = found
         text = _decode_strict(data, codec)
         if text is None and codec in _BIG5_FAMILY:
