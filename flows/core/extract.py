@@ -1,17 +1,18 @@
 """extract: report -> indicator mentions (indicator, kind, measure, period, year, value, qualifier,
 estimate, strength, evidence with offsets into the cleaned report text).
 
-How it reads a sentence: indicator names (aliases from flows/vocab) and quantities (numbers.py)
-are events in reading order. A quantity binds to the indicator named last before it, if the gap
-between them is short and says nothing that makes the number another thing (a share, a
-multiple). "A、B分别增长6%、8%" binds the quantities to the listed indicators in order.
-The cue words are data: flows/vocab/cues.csv.
+How a sentence is read: indicator names (aliases, flows/vocab) and quantities (numbers.py) are
+events in reading order. A quantity binds to the indicator named last before it when the gap
+between them is short and says nothing that makes the number another thing's (a share, a
+sub-category, a per-unit figure). "A、B分别增长6%、8%" binds the values to the listed
+indicators in order; "城乡居民…" is such a list by itself. Values after 从/由 and before 到 are
+starting points, not results. Every cue word is data: flows/vocab/cues.csv.
 """
 from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -25,9 +26,12 @@ _CLAUSE_BREAK = re.compile(r"[,，;；:：]")
 _ITEM_BREAK = re.compile(r"[,，;；:：、]")
 _LIST_SEP = re.compile(r"^\s*(?:、|和|及|与|以及|,|，)?\s*$")
 _RESPECTIVELY = re.compile(r"分别")
+_FROM_SPAN = re.compile(r"(?:从|由)[^,，;；。到至]{0,40}?(?:到|至)")
 _EXPLICIT_YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?:底|末)?(?:的)?")
 _AFTER_QUAL = re.compile(r"^\s*(左右|以上|以内|以下)")
 _WHOLE_YEAR = re.compile(r"全年")
+_OPENER = re.compile(r"^[^,，;；:：]{0,4}[,，:：]")
+_QUALIFIER_AFTER = {"左右": "about", "以上": "at_least", "以内": "at_most", "以下": "at_most"}
 
 
 @lru_cache(maxsize=1)
@@ -40,26 +44,37 @@ def cues() -> dict[str, re.Pattern]:
 class _Event:
     start: int
     end: int
-    kind: str                 # alias | qty | respectively
+    kind: str                 # alias | blocked | qty | respectively | flat
     codes: tuple = ()
     qty: Quantity | None = None
+    text: str = ""
+
+
+@dataclass
+class _Binding:
+    """What the next value in a sentence may belong to."""
+    codes: tuple = ()                     # indicator(s) named last
+    anchor: int = -1                      # end of the name, or of its last value
+    group: list = field(default_factory=list)     # the last list of names ("A、B")
+    group_end: int = -1
+    dist: list | None = None              # names still waiting for a value (分别 / 城乡…)
+    dist_from: int = -1                   # where the distributive values started
+    dist_out: list = field(default_factory=list)  # mentions made from the list
+    used: dict = field(default_factory=dict)      # (code, measure) -> mention
 
 
 def plan_start(text: str, plan_year: int | None) -> int:
     """Offset where the plan part (this year's targets and tasks) begins; len(text) if none."""
-    c = cues()
+    head = cues()["plan_heading"].pattern
     year = rf"(?:{plan_year}\s*年|今年|本年)" if plan_year else r"(?:今年|本年|\d{4}\s*年)"
-    head = c["plan_heading"].pattern
-    candidates = []
-    for m in re.finditer(rf"(?m)^\s*(?:[一二三四五六七八九十]+\s*[、.．]\s*)?[^\n。]{{0,6}}{year}[^\n。,，]{{0,14}}{head}[^\n。]{{0,12}}$", text):
-        candidates.append(m.start())
-    for m in re.finditer(rf"[一二三四五六七八九十]+\s*、\s*{year}[^。,，]{{0,14}}{head}", text):
-        candidates.append(m.start())
+    candidates = [m.start() for m in re.finditer(
+        rf"(?m)^\s*(?:[一二三四五六七八九十]+\s*[、.．]\s*)?[^\n。]{{0,6}}{year}[^\n。,，]{{0,14}}{head}[^\n。]{{0,12}}$",
+        text)]
+    candidates += [m.start() for m in re.finditer(rf"[一二三四五六七八九十]+\s*、\s*{year}[^。,，]{{0,14}}{head}", text)]
     m = re.search(r"(?:主要|经济社会发展的?|发展)预期目标", text)
     if m:
         candidates.append(m.start())
-    # the plan part never starts in the first tenth (the opening can name this year's session)
-    floor = len(text) // 10
+    floor = len(text) // 10   # the opening may name this year's session; the plan part is later
     later = [p for p in candidates if p >= floor]
     return min(later) if later else len(text)
 
@@ -73,7 +88,7 @@ def extract_mentions(report: Report) -> list[Mention]:
     out: list[Mention] = []
     for sm in _SENTENCE.finditer(text):
         sentence = sm.group(0)
-        if not re.search(r"\d|[一二三四五六七八九十百千]", sentence):
+        if not re.search(r"[\d一二三四五六七八九十百千持]", sentence):
             continue
         kind = "target" if sm.end() > boundary else "actual"
         if kind == "target" and _about_review_year(sentence, report):
@@ -91,30 +106,36 @@ def _about_review_year(sentence: str, report: Report) -> bool:
 
 
 def _events(v, sentence: str) -> list[_Event]:
+    c = cues()
     events: list[_Event] = []
     spans = []
     for m in v.alias_regex.finditer(sentence):
         gi = int(m.lastgroup[1:])
         codes = v.alias_codes[gi]
+        spans.append((m.start(), m.end()))
+        need = v.needs_before.get(gi)
+        if need is not None and not need.search(sentence[:m.start()]):
+            continue
         before = sentence[max(0, m.start() - 8):m.start()]
         after = sentence[m.end():m.end() + 6]
-        need = v.needs_before.get(gi)
-        if need is not None and not need.search(sentence, 0, m.start()):
-            continue
-        if any((k in v.not_before and v.not_before[k].search(before)) or
-               (k in v.not_after and v.not_after[k].search(after)) for k in (*codes, "*")):
-            spans.append((m.start(), m.end()))
-            events.append(_Event(m.start(), m.end(), "blocked"))
-            continue
-        spans.append((m.start(), m.end()))
-        events.append(_Event(m.start(), m.end(), "alias", codes=codes))
+        blocked = any((k in v.not_before and v.not_before[k].search(before)) or
+                      (k in v.not_after and v.not_after[k].search(after)) for k in (*codes, "*"))
+        events.append(_Event(m.start(), m.end(), "blocked" if blocked else "alias", codes=codes,
+                             text=m.group(0)))
+    starts = [(m.start(), m.end()) for m in _FROM_SPAN.finditer(sentence)]
+    for s, e in starts:
+        events.append(_Event(s, e, "from_span"))
     for q in find_quantities(sentence):
         if any(s < q.end and q.start < e for s, e in spans):
             continue
+        if any(s < q.start and q.end <= e for s, e in starts):
+            continue   # "从26.6万亿元增加到51.9万亿元": a starting point
+        if sentence[max(0, q.start - 1):q.start] == "个":
+            continue   # "跨越两个千亿元": a count of thresholds, not an amount
         events.append(_Event(q.start, q.end, "qty", qty=q))
     for m in _RESPECTIVELY.finditer(sentence):
         events.append(_Event(m.start(), m.end(), "respectively"))
-    for m in cues()["flat"].finditer(sentence):
+    for m in c["flat"].finditer(sentence):
         events.append(_Event(m.start(), m.end(), "flat"))
     events.sort(key=lambda e: (e.start, e.end))
     return events
@@ -123,168 +144,180 @@ def _events(v, sentence: str) -> list[_Event]:
 def _sentence_mentions(report, v, sentence, offset, kind) -> list[Mention]:
     c = cues()
     out: list[Mention] = []
-    current: tuple = ()
-    anchor = -1
-    list_codes: list[str] = []
-    group: list[str] = []     # the last list of indicators named, kept across its values
-    list_end = -1
-    dist: list[str] | None = None
-    dist_group: list[Mention] = []
-    used: dict = {}
+    b = _Binding()
     for ev in _events(v, sentence):
-        if ev.kind == "blocked":
-            current, anchor, dist = (), -1, None
-            continue
         if ev.kind == "alias" and report.tier != "zone" and _sub_area(sentence, ev.start, c):
-            current, anchor, dist = (), -1, None   # a park's or key projects' figure
+            ev.kind = "blocked"   # a park's or key projects' figure, not the region's
+        if ev.kind == "blocked":
+            _close(b, out)
+            b = _Binding()
             continue
         if ev.kind == "alias":
-            if list_codes and list_end >= 0 and _LIST_SEP.match(sentence[list_end:ev.start]):
-                list_codes.extend(ev.codes)
-            else:
-                list_codes = list(ev.codes)
-            list_end = ev.end
-            group = list(list_codes)
-            current, anchor, used = ev.codes, ev.end, {}
-            dist = list(ev.codes) if len(ev.codes) > 1 else None   # 城乡居民…: urban, rural
-            _close_group(dist_group)
-            dist_group = []
+            in_list = b.group and b.group_end >= 0 and b.anchor == b.group_end and \
+                _LIST_SEP.match(sentence[b.group_end:ev.start])
+            group = (b.group + list(ev.codes)) if in_list else list(ev.codes)
+            _close(b, out)
+            b = _Binding(codes=ev.codes, anchor=ev.end, group=group, group_end=ev.end)
+            if len(ev.codes) > 1:          # 城乡居民…: urban then rural
+                b.dist, b.dist_from = list(ev.codes), ev.end
             continue
         if ev.kind == "respectively":
-            if len(group) >= 2 and (ev.start - list_end <= 4 or anchor >= 0 and ev.start - anchor <= 4):
-                _close_group(dist_group)
-                dist, dist_group = list(group), []
-                anchor = ev.end
+            near = b.anchor >= 0 and ev.start - b.anchor <= 4
+            if len(b.group) >= 2 and near:
+                _close(b, out)
+                b.dist, b.dist_from, b.dist_out, b.anchor = list(b.group), ev.start, [], ev.end
+            continue
+        if ev.kind == "from_span":
+            if b.anchor >= 0 and ev.start - b.anchor <= MAX_GAP:
+                pre = sentence[b.anchor:ev.start]
+                if c["share"].search(pre) or c["other_subject"].search(pre):
+                    b.anchor = -1   # "进出口额占比从26%提升至35%": a share
+                    continue
+                b.anchor = ev.end   # the value after 到 belongs to the name before 从
+                if b.dist is not None:
+                    b.dist_from = ev.start
             continue
         if ev.kind == "flat":
-            if len(current) == 1 and anchor >= 0 and ev.start - anchor <= 12:
-                m = _mention(report, v, sentence, offset, kind, current[0], "growth_pct", None, ev, anchor)
-                if m and (m.indicator, m.measure) not in used:
-                    used[(m.indicator, m.measure)] = m
+            if len(b.codes) == 1 and b.anchor >= 0 and ev.start - b.anchor <= 12:
+                m = _mention(report, sentence, offset, kind, b.codes[0], "growth_pct", None, ev, b.anchor)
+                if m and (m.indicator, m.measure) not in b.used:
+                    b.used[(m.indicator, m.measure)] = m
                     out.append(m)
             continue
-        q = ev.qty
-        if anchor < 0 or q.unit is None:
-            continue
-        gap = sentence[anchor:q.start]
-        if len(gap) > MAX_GAP or re.search(r"[;；。]", gap):
-            continue
-        last_clause = _CLAUSE_BREAK.split(gap)[-1]
-        if c["other_subject"].search(last_clause):
-            continue   # "增加值262亿元,铜箔产业增加值增长26%": the value is another thing's
-        if q.unit == "percent" and last_clause != gap and last_clause.strip() and not (
-                c["growth"].search(last_clause) or c["negative"].search(last_clause)):
-            continue   # a percent in a later clause with no growth word is about something else
-        if sentence[q.end:q.end + 1] in ("/", "每"):
-            continue   # 800万元/亩: a per-unit figure
-        if dist is not None:
-            if not dist:
-                continue
-            code = dist.pop(0)
-        elif len(current) == 1:
-            code = current[0]
-        else:
-            continue
-        measure = _measure(v.indicators[code], q, gap, c)
-        if measure is None:
-            continue
-        if (code, measure) in used:
-            prev = used[(code, measure)]
-            # "突破千亿元大关,达1000.24亿元": the exact figure beats the threshold before it
-            if not (prev.qualifier == "at_least" and measure == "level"):
-                continue
-            m = _mention(report, v, sentence, offset, kind, code, measure, q, ev, anchor)
-            threshold = not _AFTER_QUAL.match(report.text[prev.end:prev.end + 4])
-            if m is not None and m.qualifier is None and threshold and prev.value <= m.value <= prev.value * 1.5:
-                out[out.index(prev)] = m
-                used[(code, measure)] = m
-                anchor = q.end
-            continue
-        m = _mention(report, v, sentence, offset, kind, code, measure, q, ev, anchor)
-        if m is None:
-            continue
-        used[(code, measure)] = m
-        out.append(m)
-        if dist is not None:
-            dist_group.append(m)
-        anchor = q.end
-        list_codes, list_end = [], -1
-    _close_group(dist_group)
+        _bind_quantity(report, v, sentence, offset, kind, ev, b, out, c)
+    _close(b, out)
     return out
 
 
-def _sub_area(sentence: str, at: int, c) -> bool:
-    """The sentence is about a part of the region: its subject (the first few characters) or the
-    indicator's own clause names a park, a zone or key projects."""
-    clause_start = max((m.end() for m in _ITEM_BREAK.finditer(sentence, 0, at)), default=0)
-    return bool(c["park"].search(sentence, 0, min(at, 8)) or
-                c["sub_area"].search(sentence, clause_start, at))
+def _bind_quantity(report, v, sentence, offset, kind, ev, b: _Binding, out, c) -> None:
+    q = ev.qty
+    if b.anchor < 0 or q.unit is None:
+        return
+    gap = sentence[b.anchor:q.start]
+    if len(gap) > MAX_GAP or re.search(r"[;；。]", gap):
+        return
+    last_clause = _CLAUSE_BREAK.split(gap)[-1]
+    if c["other_subject"].search(last_clause):
+        return   # "增加值262亿元,铜箔产业增加值增长26%": the value is another thing's
+    if sentence[q.end:q.end + 1] in ("/", "每"):
+        return   # 800万元/亩: a per-unit figure
+    if b.dist is not None:
+        if not b.dist:
+            return
+        code = b.dist[0]
+        cue_text = sentence[b.dist_from:q.start]
+    elif len(b.codes) == 1:
+        code = b.codes[0]
+        cue_text = gap
+    else:
+        return
+    ind = v.indicators[code]
+    measure = _measure(ind, q, gap, c)
+    if measure is None:
+        return
+    if measure == "growth_pct":
+        named = sentence[max(0, b.anchor - 8):b.anchor]
+        has_cue = c["growth"].search(cue_text) or c["negative"].search(cue_text) or \
+            c["growth"].search(named)
+        only_growth = ind.measures == ("growth_pct",)   # CPI: the index is a change already
+        if not (has_cue or only_growth) or (last_clause != gap and last_clause.strip() and not (
+                c["growth"].search(last_clause) or c["negative"].search(last_clause))):
+            return   # a percent with no growth word is some other rate
+    if b.dist is not None:
+        b.dist.pop(0)
+    m = _mention(report, sentence, offset, kind, code, measure, q, ev, b.anchor)
+    if m is None:
+        return
+    prev = b.used.get((code, measure))
+    if prev is not None:
+        # "突破千亿元大关,达1000.24亿元": the exact figure beats the threshold before it
+        threshold = prev.qualifier == "at_least" and not _AFTER_QUAL.match(report.text[prev.end:prev.end + 4])
+        if measure == "level" and threshold and m.qualifier is None and prev.value <= m.value <= prev.value * 1.5:
+            out[out.index(prev)] = m
+            b.used[(code, measure)] = m
+            b.anchor = q.end
+        return
+    b.used[(code, measure)] = m
+    out.append(m)
+    if b.dist is not None or len(b.codes) > 1:
+        b.dist_out.append(m)
+    b.anchor = q.end
 
 
-def _close_group(group: list[Mention]) -> None:
-    """A trailing 左右/以上 after a 分别 list applies to every item of the list."""
+def _close(b: _Binding, out: list[Mention]) -> None:
+    """End of a list binding: a trailing 左右/以上 after a 分别 list applies to every item; a
+    single value after "城乡居民…" (no 分别) holds for both."""
+    group = b.dist_out
     if len(group) >= 2 and group[-1].qualifier in ("about", "at_least", "at_most"):
         for m in group[:-1]:
             if m.qualifier is None:
                 m.qualifier = group[-1].qualifier
+    if len(b.codes) > 1 and b.dist and len(group) == 1 and len(b.group) == len(b.codes):
+        from dataclasses import replace
+        for code in b.dist:
+            out.append(replace(group[0], indicator=code))
+    b.dist_out = []
+    b.dist = None
+
+
+def _sub_area(sentence: str, at: int, c) -> bool:
+    """The sentence is about a part of the region: its subject (the first few characters) or the
+    indicator's own list item names a park, a zone or projects."""
+    item_start = max((m.end() for m in _ITEM_BREAK.finditer(sentence, 0, at)), default=0)
+    return bool(c["park"].search(sentence[:at]) or c["sub_area"].search(sentence, item_start, at))
 
 
 def _measure(ind, q: Quantity, gap: str, c) -> str | None:
     if q.unit == "percent":
         if ind.level_unit == "percent":
             return "level"
-        if "growth_pct" not in ind.measures:
-            return None
-        if c["share"].search(gap):
+        if "growth_pct" not in ind.measures or c["share"].search(gap):
             return None
         return "growth_pct"
     if "level" not in ind.measures:
         return None
-    ok = {"yuan": ("yuan", "usd"), "person": ("person",), "tonne": ("tonne",), "percent": ()}
+    ok = {"yuan": ("yuan", "usd"), "person": ("person",), "tonne": ("tonne",)}
     return "level" if q.unit in ok.get(ind.level_unit, ()) else None
 
 
-def _mention(report, v, sentence, offset, kind, code, measure, q, ev, anchor) -> Mention | None:
+def _mention(report, sentence, offset, kind, code, measure, q, ev, anchor) -> Mention | None:
     c = cues()
     before = sentence[:ev.start]
     clause_start = max((m.end() for m in _CLAUSE_BREAK.finditer(sentence, 0, max(0, anchor - 1))), default=0)
     gap = sentence[anchor:ev.start]
     if q is None:  # 持平
-        value, high, unit, written, qual = 0.0, None, "percent", ev and sentence[ev.start:ev.end], None
+        value, high, unit, written, qual = 0.0, None, "percent", sentence[ev.start:ev.end], None
     else:
         value, high, unit, written = q.value, q.value_high, q.unit, q.text
-        if measure == "growth_pct" and c["negative"].search(gap):
+        neg = c["negative"].search(gap)
+        # "下降3.2%" is -3.2; "涨幅回落到2.6%" is a rate that fell TO 2.6
+        if measure == "growth_pct" and neg and not re.match(r"\s*(?:到|至)", gap[neg.end():]):
             value, high = -value, (-high if high is not None else None)
             if high is not None:
                 value, high = high, value
-        qual = _qualifier(sentence, q, gap, c, kind)
-    period, year = _period(before, report, kind, c, gap)
-    if period is None:
-        return None
+        qual = _qualifier(sentence, q, gap, kind)
+    period, year = _period(sentence, ev.start, report, kind, c, gap)
     estimate = kind == "actual" and bool(c["estimate"].search(before))
     strength = None
     if kind == "target":
-        sm = None
-        for sm in c["strength"].finditer(sentence, clause_start, ev.start):
-            pass
-        strength = sm.group(0) if sm else "plain"
-    s0, s1 = offset, offset + len(sentence)
-    qs = offset + max(0, clause_start)
+        found = [m.group(0) for m in c["strength"].finditer(sentence, clause_start, ev.start)]
+        strength = found[-1] if found else "plain"
+    qs = offset + clause_start
     return Mention(
         source_name=report.source_name, doc_index=report.doc_index, region=report.region,
         indicator=code, kind=kind, measure=measure, period=period, year=year,
         value=value, value_high=high, unit=unit, qualifier=qual, estimate=estimate,
         strength=strength, value_text=written, quote=report.text[qs:offset + ev.end].strip(),
         sentence=sentence.strip(), start=offset + ev.start, end=offset + ev.end,
-        sentence_start=s0, sentence_end=s1)
+        sentence_start=offset, sentence_end=offset + len(sentence))
 
 
-def _qualifier(sentence: str, q: Quantity, gap: str, c, kind: str) -> str | None:
+def _qualifier(sentence: str, q: Quantity, gap: str, kind: str) -> str | None:
     if q.value_high is not None:
         return "range"
     m = _AFTER_QUAL.match(sentence[q.end:q.end + 4])
     if m:
-        return {"左右": "about", "以上": "at_least", "以内": "at_most", "以下": "at_most"}[m.group(1)]
+        return _QUALIFIER_AFTER[m.group(1)]
     near = gap[-8:]
     if re.search(r"约|大约", near[-3:]):
         return "about"
@@ -295,26 +328,28 @@ def _qualifier(sentence: str, q: Quantity, gap: str, c, kind: str) -> str | None
     return None
 
 
-def _period(before: str, report, kind, c, gap) -> tuple[str | None, int | None]:
+def _period(sentence: str, at: int, report, kind, c, gap) -> tuple[str, int | None]:
     """annual / partial_year / multi_year, and the year the figure is about."""
     year = report.review_year if kind == "actual" else report.plan_year
+    before = sentence[:at]
     ym = None
     for ym in _EXPLICIT_YEAR.finditer(gap):
         pass
     if ym and gap.endswith(ym.group(0)):   # "增长到2025年的4.93万亿元": that year's level
         return "annual", int(ym.group(1))
+    if re.search(r"(?:到|至)[^,，;；]{0,3}$", gap) and _FROM_SPAN.search(sentence[:at]):
+        return "annual", year               # "从…增加到51.9万亿元": the level at the review's end
     last_whole = max((m.end() for m in _WHOLE_YEAR.finditer(before)), default=-1)
-    clause_start = len(before) - len(gap) - len(_CLAUSE_BREAK.split(before[:len(before) - len(gap)])[-1])
+    clause_start = max((m.end() for m in _CLAUSE_BREAK.finditer(before)), default=0)
     for name in ("partial_year", "multi_year"):
         for m in c[name].finditer(before):
             if m.start() <= last_whole:
                 continue
-            # a cue applies inside its own clause, or to the whole rest of the sentence when it
+            # a cue holds in the value's own clause, or for the rest of the sentence when it
             # opens it ("前三季度,全市…", "过去五年,…")
-            opener = re.match(r"^[^,，;；:：]{0,4}[,，:：]", before[m.end():])
-            if m.start() >= clause_start or opener:
+            if m.start() >= clause_start or _OPENER.match(before[m.end():]):
                 return name, year
-    years = [int(y) for y in re.findall(r"((?:19|20)\d{2})\s*年", before)]
+    years = [int(y) for y in re.findall(r"((?:19|20)\d{2})\s*年", _FROM_SPAN.sub("", before))]
     if years and year and years[-1] != year and abs(years[-1] - year) <= 10:
         return "annual", years[-1]
     return "annual", year
