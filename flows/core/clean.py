@@ -18,7 +18,12 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), Non
 # Spaces inside a run of digits ("1 2.5" wrapped by a site) are joined; CJK spacing kept elsewhere.
 _DIGIT_GAP = re.compile(r"(?<=\d)[ \u00a0\u3000](?=[\d.])|(?<=\d\.)[ \u00a0\u3000](?=\d)")
 _TRAD_PROBE = re.compile("[國會們這個與產業經濟發區業對實現開關東車長門]")
-_GLOSSARY_HEAD = re.compile(r"^\s*(附\s*件\s*\d?[:：]?|名\s*词\s*解\s*释.*|名词注释|注\s*释|附\s*[:：]\s*名词解释.*)\s*$")
+_GLOSSARY_HEAD = re.compile(
+    r"^\s*(?:附\s*件\s*\d?\s*[:：]?|注\s*释\s*[:：]?|.{0,24}名\s*词\s*(?:解\s*释|注\s*释|解\s*读).{0,12})\s*$")
+
+
+def is_glossary_head(line: str) -> bool:
+    return bool(_GLOSSARY_HEAD.match(line))
 
 
 @lru_cache(maxsize=1)
@@ -77,7 +82,7 @@ def clean(text: str) -> Cleaned:
         if reason:
             removed[reason] = removed.get(reason, 0) + 1
             continue
-        if not in_glossary and _GLOSSARY_HEAD.match(line) and body:
+        if not in_glossary and body and is_glossary_head(line):
             in_glossary = True
         (glossary if in_glossary else body).append(line.rstrip())
     if glossary:

@@ -12,7 +12,7 @@ from collections import Counter
 from functools import lru_cache
 from importlib import resources
 
-from .clean import clean, normalize
+from .clean import clean, is_glossary_head, normalize
 from .model import Report, SourceItem
 
 _TITLE = re.compile(r"政\s*府\s*工\s*作\s*报\s*告")
@@ -38,7 +38,8 @@ def provinces() -> list[dict]:
 
 def _is_title_line(line: str) -> bool:
     s = line.strip()
-    return 4 <= len(s) <= 60 and bool(_TITLE.search(s)) and not _TITLE_STOP.search(s)
+    return 4 <= len(s) <= 60 and bool(_TITLE.search(s)) and not _TITLE_STOP.search(s) \
+        and not is_glossary_head(s)
 
 
 def split_chunks(text: str) -> list[str]:
@@ -106,14 +107,16 @@ def metadata(text: str, item: SourceItem) -> dict:
 
 
 def _region(title: str | None, head: str, text: str) -> tuple[str | None, str | None]:
+    """Region and province: from the title, else the congress line, else the body; a district
+    or county is completed with its city and province from the gazetteer (vocab/regions.csv)."""
     province = None
     region = None
     compact_title = re.sub(r"\s+", "", title or "")
     m = _REGION_IN_TITLE.search(compact_title)
     if m:
-        province = m.group(1) if m.group(1) and _province_name(m.group(1)) else None
-        region = m.group(2).strip() or None
-    if region and ("国务院" in region or "中华人民共和国" in region):
+        province = _province_name(m.group(1)) if m.group(1) else None
+        region = re.sub(r"(?:19|20)\d{2}年(?:度)?", "", m.group(2)).strip() or None
+    if region and ("国务院" in region or "中华人民共和国" in region or region == "全国"):
         return "全国", None
     if not region:
         m = _REGION_AT_CONGRESS.search(re.sub(r"\s+", "", head))
@@ -125,9 +128,49 @@ def _region(title: str | None, head: str, text: str) -> tuple[str | None, str | 
         return "全国", None
     if not region:
         region = _zone_from_body(text)
-    if region and not _has_parent(region):
+    if not region:
+        return None, province
+    place = _gazetteer_lookup(region, text)
+    if place:
+        region, gz_province = place
+        return region, province or gz_province
+    if not _has_parent(region):
         region = _with_parent_city(region, text)
     return region, province
+
+
+@lru_cache(maxsize=1)
+def regions() -> dict[str, list[dict]]:
+    text = resources.files("flows.vocab").joinpath("regions.csv").read_text(encoding="utf-8")
+    by_name: dict[str, list[dict]] = {}
+    for row in csv.DictReader(text.splitlines()):
+        by_name.setdefault(row["name"], []).append(row)
+    return by_name
+
+
+def _gazetteer_lookup(region: str, text: str) -> tuple[str, str] | None:
+    """'湖里区' -> ('厦门市湖里区', '福建省'); '江门市江海区' -> itself; '南宁市' -> ('南宁市', '广西…').
+    Names shared by several places are told apart by how often their city and province are named."""
+    if _province_name(region):
+        return None
+    table = regions()
+    for cut in range(0, len(region) - 1):
+        tail = region[cut:]
+        cands = table.get(tail)
+        if not cands:
+            continue
+        prefix = region[:cut]
+        if prefix:
+            cands = [c for c in cands if c["city"].startswith(prefix) or c["province"].startswith(prefix)
+                     or prefix.startswith(c["city"][:2] or "~")] or cands
+        best = max(cands, key=lambda c: text.count(c["city"][:2]) * 2 + text.count(c["province"][:2])
+                   if c["city"] else text.count(c["province"][:2]))
+        if best["level"] == "county" and best["city"] and best["city"] != best["province"] \
+                and not tail.endswith("市"):   # a county-level city is named alone (高安市)
+            full = best["city"] + tail if not prefix else (prefix if prefix.endswith(("市", "州", "盟")) else best["city"]) + tail
+            return full, best["province"]
+        return (prefix + tail if prefix else tail), best["province"]
+    return None
 
 
 def _province_name(name: str) -> str | None:
