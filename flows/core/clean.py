@@ -27,9 +27,11 @@ def is_glossary_head(line: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def debris_rules() -> list[tuple[str, re.Pattern]]:
+def debris_rules() -> list[tuple[str, re.Pattern, str]]:
+    """(reason, pattern, scope): scope 'line' removes the line, 'to_end' the rest of the text."""
     text = resources.files("flows.vocab").joinpath("debris.csv").read_text(encoding="utf-8")
-    return [(row["reason"], re.compile(row["pattern"])) for row in csv.DictReader(text.splitlines())]
+    return [(row["reason"], re.compile(row["pattern"]), row.get("scope") or "line")
+            for row in csv.DictReader(text.splitlines())]
 
 
 @lru_cache(maxsize=1)
@@ -56,14 +58,14 @@ def normalize(text: str) -> str:
     return text
 
 
-def classify_line(line: str) -> str | None:
-    """The debris reason of one line, or None for a body line."""
+def classify_line(line: str) -> tuple[str, str] | None:
+    """(reason, scope) of a debris line, or None for a body line."""
     s = line.strip()
     if not s:
         return None
-    for reason, rx in debris_rules():
+    for reason, rx, scope in debris_rules():
         if rx.search(s):
-            return reason
+            return reason, scope
     return None
 
 
@@ -77,10 +79,15 @@ def clean(text: str) -> Cleaned:
     body: list[str] = []
     glossary: list[str] = []
     in_glossary = False
-    for line in text.split("\n"):
-        reason = classify_line(line)
-        if reason:
-            removed[reason] = removed.get(reason, 0) + 1
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        hit = classify_line(line)
+        if hit:
+            reason, scope = hit
+            n = 1 if scope == "line" else sum(1 for rest in lines[i:] if rest.strip())
+            removed[reason] = removed.get(reason, 0) + n
+            if scope == "to_end":
+                break
             continue
         if not in_glossary and body and is_glossary_head(line):
             in_glossary = True

@@ -61,6 +61,7 @@ class _Binding:
     dist_from: int = -1                   # where the distributive values started
     dist_out: list = field(default_factory=list)  # mentions made from the list
     used: dict = field(default_factory=dict)      # (code, measure) -> mention
+    shared: list | None = None            # names sharing the next value (均)
 
 
 def plan_start(text: str, plan_year: int | None) -> int:
@@ -85,6 +86,7 @@ def extract_mentions(report: Report) -> list[Mention]:
     v = vocab_mod.load()
     text = report.text
     boundary = plan_start(text, report.plan_year)
+    spans = multi_year_spans(text[:boundary], report.review_year)
     out: list[Mention] = []
     for sm in _SENTENCE.finditer(text):
         sentence = sm.group(0)
@@ -93,8 +95,29 @@ def extract_mentions(report: Report) -> list[Mention]:
         kind = "target" if sm.end() > boundary else "actual"
         if kind == "target" and _about_review_year(sentence, report):
             kind = "actual"
-        out.extend(_sentence_mentions(report, v, sentence, sm.start(), kind))
+        in_multi = kind == "actual" and any(a <= sm.start() < b for a, b in spans)
+        out.extend(_sentence_mentions(report, v, sentence, sm.start(), kind, in_multi))
     return out
+
+
+def multi_year_spans(review: str, review_year: int | None) -> list[tuple[int, int]]:
+    """Stretches of the review that look back over several years ("过去五年…", "这五年,…",
+    "“十四五”时期…") until a sentence turns to the last year ("过去一年", "刚刚过去的2025年")."""
+    c = cues()
+    year = rf"|(?:刚刚过去的)?{review_year}\s*年" if review_year else ""
+    single = re.compile(c["single_year_opener"].pattern + year.replace("|", "|^\\s*(?:各位代表[,，!！]\\s*)?", 1)) \
+        if year else c["single_year_opener"]
+    spans, start = [], None
+    for sm in _SENTENCE.finditer(review):
+        sentence = sm.group(0)
+        if start is None and c["multi_year_opener"].match(sentence):
+            start = sm.start()
+        elif start is not None and single.match(sentence):
+            spans.append((start, sm.start()))
+            start = None
+    if start is not None:
+        spans.append((start, len(review)))
+    return spans
 
 
 def _about_review_year(sentence: str, report: Report) -> bool:
@@ -135,13 +158,18 @@ def _events(v, sentence: str) -> list[_Event]:
         events.append(_Event(q.start, q.end, "qty", qty=q))
     for m in _RESPECTIVELY.finditer(sentence):
         events.append(_Event(m.start(), m.end(), "respectively"))
+    for m in re.finditer("均", sentence):
+        if not sentence.startswith("均增", m.start()) and not sentence.startswith("均稳", m.start()) \
+                and not sentence.startswith("均达", m.start()) and not sentence.startswith("均突", m.start()):
+            continue
+        events.append(_Event(m.start(), m.end(), "all"))
     for m in c["flat"].finditer(sentence):
         events.append(_Event(m.start(), m.end(), "flat"))
     events.sort(key=lambda e: (e.start, e.end))
     return events
 
 
-def _sentence_mentions(report, v, sentence, offset, kind) -> list[Mention]:
+def _sentence_mentions(report, v, sentence, offset, kind, in_multi=False) -> list[Mention]:
     c = cues()
     out: list[Mention] = []
     b = _Binding()
@@ -184,12 +212,17 @@ def _sentence_mentions(report, v, sentence, offset, kind) -> list[Mention]:
                     b.used[(m.indicator, m.measure)] = m
                     out.append(m)
             continue
-        _bind_quantity(report, v, sentence, offset, kind, ev, b, out, c)
+        if ev.kind == "all":   # "A、B均增长8%": one value for every name of the list
+            if len(b.group) >= 2 and b.anchor >= 0 and ev.start - b.anchor <= 2:
+                _close(b, out)
+                b.shared, b.anchor = list(b.group), ev.end
+            continue
+        _bind_quantity(report, v, sentence, offset, kind, ev, b, out, c, in_multi)
     _close(b, out)
     return out
 
 
-def _bind_quantity(report, v, sentence, offset, kind, ev, b: _Binding, out, c) -> None:
+def _bind_quantity(report, v, sentence, offset, kind, ev, b: _Binding, out, c, in_multi=False) -> None:
     q = ev.qty
     if b.anchor < 0 or q.unit is None:
         return
@@ -201,6 +234,16 @@ def _bind_quantity(report, v, sentence, offset, kind, ev, b: _Binding, out, c) -
         return   # "增加值262亿元,铜箔产业增加值增长26%": the value is another thing's
     if sentence[q.end:q.end + 1] in ("/", "每"):
         return   # 800万元/亩: a per-unit figure
+    if b.shared:
+        for code in b.shared:
+            ind = v.indicators[code]
+            measure = _measure(ind, q, gap, c)
+            if measure and (code, measure) not in b.used:
+                m = _mention(report, sentence, offset, kind, code, measure, q, ev, b.anchor, in_multi)
+                b.used[(code, measure)] = m
+                out.append(m)
+        b.shared, b.anchor = None, q.end
+        return
     if b.dist is not None:
         if not b.dist:
             return
@@ -225,7 +268,7 @@ def _bind_quantity(report, v, sentence, offset, kind, ev, b: _Binding, out, c) -
             return   # a percent with no growth word is some other rate
     if b.dist is not None:
         b.dist.pop(0)
-    m = _mention(report, sentence, offset, kind, code, measure, q, ev, b.anchor)
+    m = _mention(report, sentence, offset, kind, code, measure, q, ev, b.anchor, in_multi)
     if m is None:
         return
     prev = b.used.get((code, measure))
@@ -280,7 +323,7 @@ def _measure(ind, q: Quantity, gap: str, c) -> str | None:
     return "level" if q.unit in ok.get(ind.level_unit, ()) else None
 
 
-def _mention(report, sentence, offset, kind, code, measure, q, ev, anchor) -> Mention | None:
+def _mention(report, sentence, offset, kind, code, measure, q, ev, anchor, in_multi=False) -> Mention | None:
     c = cues()
     before = sentence[:ev.start]
     clause_start = max((m.end() for m in _CLAUSE_BREAK.finditer(sentence, 0, max(0, anchor - 1))), default=0)
@@ -297,6 +340,11 @@ def _mention(report, sentence, offset, kind, code, measure, q, ev, anchor) -> Me
                 value, high = high, value
         qual = _qualifier(sentence, q, gap, kind)
     period, year = _period(sentence, ev.start, report, kind, c, gap)
+    if in_multi and period == "annual" and year == report.review_year and not _single_year(sentence, ev.start, report):
+        # looking back over five years: rates and running totals span the period; a level
+        # reached ("增加到121万亿元", "生产总值6.66万亿元") is the last year's
+        if measure == "growth_pct" or code in vocab_mod.load().accumulates or c["multi_year"].search(gap):
+            period = "multi_year"
     estimate = kind == "actual" and bool(c["estimate"].search(before))
     strength = None
     if kind == "target":
@@ -310,6 +358,10 @@ def _mention(report, sentence, offset, kind, code, measure, q, ev, anchor) -> Me
         strength=strength, value_text=written, quote=report.text[qs:offset + ev.end].strip(),
         sentence=sentence.strip(), start=offset + ev.start, end=offset + ev.end,
         sentence_start=offset, sentence_end=offset + len(sentence))
+
+
+def _single_year(sentence: str, at: int, report) -> bool:
+    return bool(re.search(rf"全年|去年|年末|年底|{report.review_year}\s*年", sentence[:at]))
 
 
 def _qualifier(sentence: str, q: Quantity, gap: str, kind: str) -> str | None:

@@ -128,11 +128,14 @@ def _trim_sample(data: bytes) -> bytes:
     return sample[:cut + 1] if cut > 0 else sample
 
 
-def _binary_check(data: bytes, source_name: str) -> None:
+def _magic_check(data: bytes, source_name: str) -> None:
     for magic, what, fix in _MAGIC:
         if data.startswith(magic):
             code = "unsupported_format" if magic == b"{\\rtf" else "binary"
             raise SourceError(f"{source_name}: this is {what}, not a text file; {fix}.", code)
+
+
+def _binary_check(data: bytes, source_name: str) -> None:
     nul = data.find(b"\x00")
     if nul >= 0:
         raise SourceError(
@@ -150,7 +153,7 @@ def _binary_check(data: bytes, source_name: str) -> None:
 def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
     """BOM-less UTF-16 (LE or BE), decoded strictly, when the result is clearly text; else None.
     Tried only for data that would otherwise be rejected as binary (NULs or control bytes)."""
-    if len(data) % 2 or len(data) < 4:
+    if len(data) % 2 or len(data) < 2:
         return None
     best = None
     for codec in ("utf-16-le", "utf-16-be"):
@@ -187,8 +190,7 @@ def _almost_utf8(data: bytes) -> str | None:
     before = data.count(b"\xef\xbf\xbd")
     text = data.decode("utf-8", errors="replace")
     replaced = text.count("\ufffd") - before
-    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
-    if replaced <= _allowed_replacements(len(text)) and non_ascii >= 20 * replaced:
+    if replaced <= _allowed_replacements(len(text)) and len(_CJK.findall(text[:SAMPLE_BYTES])) >= 20 * replaced:
         return text
     return None
 
@@ -241,6 +243,18 @@ def _closest(sample: bytes) -> str:
         return (f"; it reads best as {codec}, but {replaced} byte sequences in the first {len(sample)} "
                 f"bytes are not valid {codec} (a corrupted file, or several encodings mixed)")
     return ""
+
+
+def _utf8_or_chinese(data: bytes, utf8_text: str) -> tuple[str, str]:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(_trim_sample(data), cp_isolation=["utf_8", "gb18030", "big5"]).best()
+    codec = _norm_encoding(best.encoding) if best is not None else None
+    if codec in ("gb18030", "big5"):
+        text = _decode_strict(data, codec)
+        if text is not None and _CJK.search(text) and _bad_ratio(text) == 0:
+            return text, codec
+    return utf8_text, "utf-8"
 
 
 def _bad_ratio(text: str) -> float:
@@ -311,6 +325,7 @@ def decode_bytes(data: bytes, declared: str | None = None, source_name: str = "<
                 text = _lenient(data, decoder, source_name)
             break
     if text is None:
+        _magic_check(data, source_name)
         try:
             _binary_check(data, source_name)
         except SourceError:
@@ -321,6 +336,10 @@ def decode_bytes(data: bytes, declared: str | None = None, source_name: str = "<
     if text is None:
         text = _decode_strict(data, "utf-8")
         codec = "utf-8"
+        if text is not None and len(text) != len(data) and not _CJK.search(text) and not _mojibake(text):
+            # Valid UTF-8 without a single CJK character, yet not ASCII: short GBK / Big5 text can
+            # also be valid UTF-8 ('一一' is b'\xd2\xbb\xd2\xbb', UTF-8 for 'һһ'). Let the detector choose.
+            text, codec = _utf8_or_chinese(data, text)
     if text is None and declared:
         dec = _norm_encoding(declared)
         if dec and dec != "utf-8":
@@ -421,12 +440,11 @@ def read_items(source_name: str, data: bytes) -> list[SourceItem]:
     to get them."""
     items, errors = read_items_with_errors(source_name, data)
     if not items:
-        if len(errors) == 1:
-            raise errors[0]
         codes = {e.code for e in errors}
         shown = "; ".join(e.reason for e in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        raise SourceError(f"{source_name}: no usable item; {len(errors)} records were rejected: {shown}{more}",
+        counted = "1 record was" if len(errors) == 1 else f"{len(errors)} records were"
+        raise SourceError(f"{source_name}: no usable item; {counted} rejected: {shown}{more}",
                           codes.pop() if len(codes) == 1 else "no_items")
     for e in errors:
         log.warning("%s", e.reason)

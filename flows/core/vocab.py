@@ -25,6 +25,7 @@ class Vocab:
     not_before: dict[str, re.Pattern]      # code ('*' = every indicator) -> context that blocks
     not_after: dict[str, re.Pattern]
     needs_before: dict[int, re.Pattern]    # alias group -> what must come earlier in the sentence
+    accumulates: frozenset                 # flows summed over a period (new jobs, investment)
 
 
 def _read(name: str) -> list[dict]:
@@ -59,11 +60,17 @@ def load() -> Vocab:
         body = a[3:] if a.startswith("re:") else re.escape(a)
         parts.append(f"(?P<a{i}>{body})")
         codes.append(aliases[a])
-    not_before, not_after = {}, {}
+    before: dict[str, list[str]] = {}
+    after: dict[str, list[str]] = {}
+    accumulates = set()
     for row in _read("indicator_rules.csv"):
+        if (row.get("accumulates") or "").strip() == "1":
+            accumulates.add(row["code"])
         if row["not_before"]:
-            not_before[row["code"]] = re.compile(f"(?:{row['not_before']})$")
+            before.setdefault(row["code"], []).append(row["not_before"])
         if row["not_after"]:
-            not_after[row["code"]] = re.compile(f"^(?:{row['not_after']})")
+            after.setdefault(row["code"], []).append(row["not_after"])
+    not_before = {k: re.compile("(?:" + "|".join(v) + ")$") for k, v in before.items()}
+    not_after = {k: re.compile("^(?:" + "|".join(v) + ")") for k, v in after.items()}
     return Vocab(indicators, re.compile("|".join(parts), re.I), tuple(codes), not_before, not_after,
-                 needs_before)
+                 needs_before, frozenset(accumulates))
