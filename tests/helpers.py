@@ -1,0 +1,27 @@
+"""Shared helpers for the core tests: run the pure core over files, score against labels."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flows import panel_rows
+from flows.core.model import as_dicts
+from flows.core.sources import read_items
+from flows.evaluate import panel_to_rows, read_gold, score
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+SEEDS = ROOT / "seeds"
+CORPUS = DATA / "corpus"
+
+
+def items_of(paths):
+    out = []
+    for p in paths:
+        p = Path(p)
+        out += read_items(p.name, p.read_bytes())
+    return out
+
+
+def score_files(gold_csv, paths):
+    rows = panel_rows(items_of(paths))
+    return score(read_gold(str(gold_csv)), panel_to_rows(as_dicts(rows)))

@@ -1,0 +1,130 @@
+"""One test per extraction rule, each from a real report sentence (seeds or corpus)."""
+import pytest
+
+from flows.core.extract import extract_mentions
+from flows.core.model import Report
+
+
+def report(body, review=2022, plan=2023, tier="city", plan_part=""):
+    text = f"各位代表:\n一、{review}年工作回顾\n{body}\n"
+    text += f"二、{plan}年工作安排\n{plan_part}\n" if plan_part else ""
+    return Report(source_name="t.txt", doc_index=1, item_index=1, is_report=True, region="某市",
+                  tier=tier, province=None, review_year=review, plan_year=plan, delivered_date=None,
+                  title=None, text=text, glossary="", removed_lines=0, removed_detail="{}")
+
+
+def annual(rep):
+    return {(m.indicator, m.kind, m.measure): m for m in extract_mentions(rep) if m.period == "annual"}
+
+
+def test_level_and_growth():
+    got = annual(report("全年完成生产总值326.3亿元、超过兴平居咸阳第三,增长6.8%。"))
+    assert got[("gdp", "actual", "level")].value == pytest.approx(326.3e8)
+    assert got[("gdp", "actual", "growth_pct")].value == 6.8
+
+
+def test_negative_growth():
+    got = annual(report("固定资产投资1972.6亿元、下降8.8%。"))
+    assert got[("fixed_asset_investment", "actual", "growth_pct")].value == -8.8
+
+
+def test_fell_to_is_a_level_not_a_fall():
+    got = annual(report("居民消费价格涨幅回落到2.6%。"))
+    assert got[("cpi", "actual", "growth_pct")].value == 2.6
+
+
+def test_flat_is_zero():
+    got = annual(report("社会消费品零售总额与上年持平。"))
+    assert got[("retail_sales", "actual", "growth_pct")].value == 0
+
+
+def test_targets_with_qualifiers_and_range():
+    got = annual(report("略。", plan_part="今年主要预期目标是:地区生产总值增长6%-7%,规模以上工业增加值增长9%左右,"
+                                        "新增就业人数7000人以上,城镇登记失业率控制在3%以下。"))
+    g = got[("gdp", "target", "growth_pct")]
+    assert (g.value, g.value_high, g.qualifier, g.year) == (6, 7, "range", 2023)
+    assert got[("industrial_value_added", "target", "growth_pct")].qualifier == "about"
+    assert got[("new_urban_jobs", "target", "level")].qualifier == "at_least"
+    assert got[("unemployment_rate_registered", "target", "level")].qualifier == "at_most"
+
+
+def test_achieved_figure_under_control_is_exact():
+    got = annual(report("城镇登记失业率控制在2.27%。"))
+    assert got[("unemployment_rate_registered", "actual", "level")].qualifier is None
+
+
+def test_respectively_lists_and_trailing_qualifier():
+    got = annual(report("略。", plan_part="城镇和农村居民人均可支配收入分别增长7%和8%左右。"))
+    assert got[("disposable_income_urban", "target", "growth_pct")].value == 7
+    assert got[("disposable_income_rural", "target", "growth_pct")].value == 8
+    assert got[("disposable_income_urban", "target", "growth_pct")].qualifier == "about"
+
+
+def test_urban_rural_levels_then_growths():
+    got = annual(report("其中城乡居民人均可支配收入达到39529元和16183元,分别增长4.7%和6.6%。"))
+    assert got[("disposable_income_urban", "actual", "level")].value == 39529
+    assert got[("disposable_income_rural", "actual", "level")].value == 16183
+    assert got[("disposable_income_rural", "actual", "growth_pct")].value == 6.6
+
+
+def test_estimate_reaches_every_figure_of_its_sentence():
+    got = annual(report("预计全年地区生产总值比增1.5%,一般公共预算总收入281.9亿元,其中区级一般公共预算收入59.4亿元、比增6.2%。"
+                        "工业投资完成28亿元,比增36.6%。"))
+    assert got[("gdp", "actual", "growth_pct")].estimate
+    assert got[("budget_revenue", "actual", "growth_pct")].estimate
+    assert not got[("industrial_investment", "actual", "level")].estimate
+
+
+def test_partial_and_multi_year_never_annual():
+    ms = extract_mentions(report("前三季度,全市实现地区生产总值1887.2亿元、同比增长3.1%。"
+                                 "过去五年,地区生产总值年均增长6.5%。"))
+    assert {m.period for m in ms} == {"partial_year", "multi_year"}
+
+
+def test_end_of_review_level_is_that_years_actual():
+    got = annual(report("国内生产总值从26.6万亿元增加到51.9万亿元。", review=2012, plan=2013))
+    assert got[("gdp", "actual", "level")].value == pytest.approx(51.9e12)
+
+
+def test_threshold_then_exact_figure():
+    got = annual(report("地区生产总值突破千亿元大关,达1000.24亿元,增长4.7%。"))
+    m = got[("gdp", "actual", "level")]
+    assert m.value == pytest.approx(1000.24e8) and m.qualifier is None
+
+
+def test_threshold_in_chinese_numerals():
+    got = annual(report("略。", plan_part="力争全年工业投资迈上千亿元台阶。"))
+    m = got[("industrial_investment", "target", "level")]
+    assert m.value == pytest.approx(1e11) and m.qualifier == "at_least" and m.strength == "力争"
+
+
+def test_share_and_sub_category_are_not_the_indicator():
+    got = annual(report("民生支出261.9亿元、占一般公共预算支出78.5%。跨境电商进出口223亿元,增长60%。"
+                        "规上工业增加值262.59亿元,铜箔产业增加值同比增长26.2%。"))
+    assert ("budget_expenditure", "actual", "growth_pct") not in got
+    assert ("foreign_trade", "actual", "level") not in got
+    assert ("industrial_value_added", "actual", "growth_pct") not in got
+
+
+def test_park_figures_are_not_the_city():
+    got = annual(report("园区规上企业工业总产值完成350.9亿元,同比增长9.8%;工业增加值完成69.5亿元。"))
+    assert not got
+
+
+def test_strength_column():
+    got = annual(report("略。", plan_part="今年预期目标:地区生产总值力争增长6%,确保城镇登记失业率控制在3%以内,固定资产投资增长8%。"))
+    assert got[("gdp", "target", "growth_pct")].strength == "力争"
+    assert got[("unemployment_rate_registered", "target", "level")].strength == "确保"
+    assert got[("fixed_asset_investment", "target", "growth_pct")].strength == "plain"
+
+
+def test_grain_in_jin_and_bare_output():
+    got = annual(report("粮食生产再获丰收,总产108.6亿斤。"))
+    assert got[("grain_output", "actual", "level")].value == pytest.approx(108.6e8 * 0.0005)
+
+
+def test_evidence_offsets_point_into_the_text():
+    rep = report("全年实现地区生产总值887亿元。")
+    [m] = extract_mentions(rep)
+    assert rep.text[m.start:m.end] == m.value_text == "887亿元"
+    assert m.quote in rep.text and rep.text[m.sentence_start:m.sentence_end].strip() == m.sentence

@@ -1,0 +1,67 @@
+"""Report metadata (region, tier, province, years) for every seed and corpus report."""
+import csv
+
+import pytest
+
+from flows.core.sources import read_items
+from flows.core.split import split_item
+from helpers import CORPUS, DATA, SEEDS
+
+
+def _reports(path):
+    out, k = [], 1
+    for item in read_items(path.name, path.read_bytes()):
+        for r in split_item(item, k):
+            out.append(r)
+            k += r.is_report
+    return out
+
+
+SEED_REGIONS = {  # doc_id -> region of tests/data/seeds_indicators.csv
+    row["doc_id"]: row["region"]
+    for row in csv.DictReader(open(DATA / "seeds_indicators.csv", encoding="utf-8"))}
+
+
+def test_compilation_gives_24_reports_with_regions_and_years():
+    reports = [r for r in _reports(SEEDS / "002_6b340ccef4bd5f14.txt") if r.is_report]
+    assert len(reports) == 24
+    for r in reports:
+        assert r.region == SEED_REGIONS[f"002_6b340ccef4bd5f14#{r.doc_index}"]
+        assert (r.review_year, r.plan_year) == (2022, 2023)
+        assert r.tier == "city"
+
+
+@pytest.mark.parametrize("stem,region,tier,province,review,plan", [
+    ("000_c9b0bbd917161d38", "珠海市金湾区", "district", "广东省", 2023, 2024),
+    ("001_9eeac6bb57bd8a70", "珠海高新区", "zone", "广东省", 2019, 2020),
+    ("003_10be600c11dd0ddc", "厦门市湖里区", "district", "福建省", 2023, 2024),   # delivered 2023-12-27
+    ("004_0884824e28a0f3f2", "江门市江海区", "district", "广东省", 2021, 2022),
+])
+def test_single_seed_reports(stem, region, tier, province, review, plan):
+    [r] = [r for r in _reports(SEEDS / f"{stem}.txt") if r.is_report]
+    assert (r.region, r.tier, r.province, r.review_year, r.plan_year) == (region, tier, province, review, plan)
+
+
+def test_corpus_metadata_table():
+    expected = {(row["source_name"], int(row["doc_index"])): row
+                for row in csv.DictReader(open(DATA / "corpus_metadata.csv", encoding="utf-8"))}
+    got = {}
+    for path in sorted(CORPUS.iterdir()):
+        if path.suffix in (".csv", ".jsonl", ".txt"):
+            for r in _reports(path):
+                if r.is_report:
+                    got[(r.source_name, r.doc_index)] = r
+    assert set(got) == set(expected)   # 16 provincial + 7 State Council + 5 district; no resolutions
+    wrong = []
+    for key, row in expected.items():
+        r = got[key]
+        for f in ("region", "tier", "province", "review_year", "plan_year"):
+            if str(getattr(r, f) or "") != row[f]:
+                wrong.append((key, f, getattr(r, f), row[f]))
+    assert not wrong
+
+
+def test_resolutions_are_kept_but_not_reports():
+    reports = _reports(CORPUS / "national_2010_2023.jsonl")
+    assert sum(not r.is_report for r in reports) == 7
+    assert all(r.doc_index == 0 for r in reports if not r.is_report)
