@@ -128,3 +128,17 @@ def test_evidence_offsets_point_into_the_text():
     [m] = extract_mentions(rep)
     assert rep.text[m.start:m.end] == m.value_text == "887亿元"
     assert m.quote in rep.text and rep.text[m.sentence_start:m.sentence_end].strip() == m.sentence
+
+
+def test_explicit_absence_of_a_target():
+    # State Council 2020: no GDP target was set
+    rep = report("略。", review=2019, plan=2020, plan_part=(
+        "需要说明的是,我们没有提出全年经济增速具体目标,主要考虑是全球疫情和经贸形势不确定性很大。"
+        "城镇新增就业900万人以上。"))
+    ms = extract_mentions(rep)
+    [absent] = [m for m in ms if m.status == "no_target"]
+    assert (absent.indicator, absent.measure, absent.value, absent.year) == ("gdp", "growth_pct", None, 2020)
+    from flows.core.panel import build_panel
+    rows = {(r.indicator, r.measure): r for r in build_panel([rep], ms)}
+    assert rows[("gdp", "growth_pct")].status == "no_target"
+    assert rows[("new_urban_jobs", "level")].status == "reported"

@@ -90,13 +90,39 @@ def extract_mentions(report: Report) -> list[Mention]:
     out: list[Mention] = []
     for sm in _SENTENCE.finditer(text):
         sentence = sm.group(0)
+        kind = "target" if sm.end() > boundary else "actual"
+        if kind == "target":
+            out.extend(_no_target(report, v, sentence, sm.start()))
         if not re.search(r"[\d一二三四五六七八九十百千持]", sentence):
             continue
-        kind = "target" if sm.end() > boundary else "actual"
         if kind == "target" and _about_review_year(sentence, report):
             kind = "actual"
         in_multi = kind == "actual" and any(a <= sm.start() < b for a, b in spans)
         out.extend(_sentence_mentions(report, v, sentence, sm.start(), kind, in_multi))
+    return out
+
+
+def _no_target(report, v, sentence, offset) -> list[Mention]:
+    """"我们没有提出全年经济增速具体目标": an explicit absence, kept apart from "not found"."""
+    m = cues()["no_target"].search(sentence)
+    if not m:
+        return []
+    out = []
+    for a in v.alias_regex.finditer(sentence, 0, m.end()):
+        codes = v.alias_codes[int(a.lastgroup[1:])]
+        measure = "growth_pct" if re.search(r"增速|增长|涨幅", sentence[a.start():m.end()]) else "level"
+        for code in codes:
+            if measure not in v.indicators[code].measures:
+                continue
+            out.append(Mention(
+                source_name=report.source_name, doc_index=report.doc_index, region=report.region,
+                indicator=code, kind="target", measure=measure, period="annual",
+                year=report.plan_year, value=None, value_high=None,
+                unit="percent" if measure == "growth_pct" else v.indicators[code].level_unit or None,
+                qualifier=None, estimate=False, strength=None, value_text="",
+                quote=sentence[m.start():m.end()], sentence=sentence.strip(),
+                start=offset + a.start(), end=offset + a.end(), sentence_start=offset,
+                sentence_end=offset + len(sentence), status="no_target"))
     return out
 
 

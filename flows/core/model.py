@@ -67,7 +67,7 @@ class Mention:
     measure: str              # level | growth_pct
     period: str               # annual | partial_year | multi_year
     year: int | None
-    value: float
+    value: float | None       # None only for status == 'no_target'
     value_high: float | None
     unit: str                 # yuan | usd | percent | person | tonne
     qualifier: str | None     # about | at_least | at_most | range | None
@@ -80,6 +80,7 @@ class Mention:
     end: int
     sentence_start: int
     sentence_end: int
+    status: str = "reported"  # reported | no_target (the report says it sets no target)
 
 
 @dataclass
@@ -112,3 +113,26 @@ def column_names(cls) -> list[str]:
 
 def as_dicts(rows) -> list[dict]:
     return [asdict(r) for r in rows]
+
+
+@dataclass
+class AttainmentRow:
+    """A target of year Y (from the report that planned Y) beside the actual of Y (from the report
+    that reviewed Y), for one region, indicator and measure."""
+    region: str
+    indicator: str
+    measure: str
+    year: int
+    target: float | None
+    target_high: float | None
+    target_qualifier: str | None
+    target_status: str            # reported | no_target
+    actual: float | None
+    actual_estimate: bool | None
+    unit: str | None
+    status: str                   # met | missed | unknown
+    gap: float | None             # actual - target (the upper end for at_most targets)
+    target_source: str            # doc id "<source>#<doc_index>" of the planning report
+    actual_source: str | None     # doc id of the reviewing report, None when not found
+    target_quote: str
+    actual_quote: str | None

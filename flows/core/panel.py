@@ -21,7 +21,9 @@ def build_panel(reports: list[Report], mentions: list[Mention]) -> list[PanelRow
         if want is not None and m.year != want:
             continue
         key = (m.source_name, m.doc_index, m.indicator, m.kind, m.measure)
-        if key not in best or m.start < best[key].start:
+        # a reported value beats an explicit absence; among values the first one read wins
+        rank = (m.status != "reported", m.start)
+        if key not in best or rank < (best[key].status != "reported", best[key].start):
             best[key] = m
     rows = []
     for key in sorted(best, key=lambda k: (k[0], k[1], best[k].start)):
@@ -31,6 +33,6 @@ def build_panel(reports: list[Report], mentions: list[Mention]) -> list[PanelRow
             source_name=m.source_name, doc_index=m.doc_index, region=r.region, tier=r.tier,
             province=r.province, indicator=m.indicator, kind=m.kind, measure=m.measure,
             year=m.year, value=m.value, value_high=m.value_high, unit=m.unit,
-            qualifier=m.qualifier, estimate=m.estimate, strength=m.strength, status="reported",
+            qualifier=m.qualifier, estimate=m.estimate, strength=m.strength, status=m.status,
             value_text=m.value_text, quote=m.quote, start=m.start, end=m.end))
     return rows

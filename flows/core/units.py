@@ -24,7 +24,7 @@ def normalize(value: float, unit_as_written: str) -> tuple[float, str]:
         raise ValueError(f"unknown unit {unit_as_written!r}")
     mult = MULTIPLIERS[m.group(1) or ""]
     unit, factor = BASE_UNITS[m.group(2)]
-    return value * mult * factor, unit
+    return round(value * mult * factor, 6), unit   # 20.67亿 -> 2067000000.0, not …0000002
 
 
 def same_value(a: float | None, b: float | None, rel: float = 1e-6) -> bool:

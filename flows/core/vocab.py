@@ -26,6 +26,7 @@ class Vocab:
     not_after: dict[str, re.Pattern]
     needs_before: dict[int, re.Pattern]    # alias group -> what must come earlier in the sentence
     accumulates: frozenset                 # flows summed over a period (new jobs, investment)
+    lower_is_better: frozenset             # a target is a cap (unemployment, CPI)
 
 
 def _read(name: str) -> list[dict]:
@@ -62,8 +63,10 @@ def load() -> Vocab:
         codes.append(aliases[a])
     before: dict[str, list[str]] = {}
     after: dict[str, list[str]] = {}
-    accumulates = set()
+    accumulates, lower = set(), set()
     for row in _read("indicator_rules.csv"):
+        if (row.get("lower_is_better") or "").strip() == "1":
+            lower.add(row["code"])
         if (row.get("accumulates") or "").strip() == "1":
             accumulates.add(row["code"])
         if row["not_before"]:
@@ -73,4 +76,4 @@ def load() -> Vocab:
     not_before = {k: re.compile("(?:" + "|".join(v) + ")$") for k, v in before.items()}
     not_after = {k: re.compile("^(?:" + "|".join(v) + ")") for k, v in after.items()}
     return Vocab(indicators, re.compile("|".join(parts), re.I), tuple(codes), not_before, not_after,
-                 needs_before, frozenset(accumulates))
+                 needs_before, frozenset(accumulates), frozenset(lower))

@@ -1,0 +1,54 @@
+"""target_attainment: for each region, indicator, measure and year Y, the target set by the
+report that planned Y beside the actual reported by the report that reviewed Y.
+
+status: met / missed when both sides are known; unknown when the actual is not (yet) in the
+lake or the target was explicitly not set. The rule per target qualifier:
+  at_most (or an indicator where lower is better: unemployment, CPI): met if actual <= cap
+  range: met if actual >= the low end;   plain / at_least / about: met if actual >= target
+gap = actual - target (the cap for at_most targets; the low end for ranges).
+"""
+from __future__ import annotations
+
+from . import vocab as vocab_mod
+from .model import AttainmentRow, PanelRow
+
+
+def _doc(r: PanelRow) -> str:
+    stem = r.source_name.rsplit("/", 1)[-1]
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    return f"{stem}#{r.doc_index}"
+
+
+def target_attainment(panel: list[PanelRow]) -> list[AttainmentRow]:
+    lower = vocab_mod.load().lower_is_better
+    actuals: dict[tuple, PanelRow] = {}
+    for r in panel:
+        if r.kind == "actual" and r.status == "reported" and r.region and r.year is not None:
+            key = (r.region, r.indicator, r.measure, r.year)
+            # two reports may review the same year (a re-published report): keep the final,
+            # non-estimated figure
+            if key not in actuals or (actuals[key].estimate and not r.estimate):
+                actuals[key] = r
+    out = []
+    for t in panel:
+        if t.kind != "target" or not t.region or t.year is None:
+            continue
+        a = actuals.get((t.region, t.indicator, t.measure, t.year))
+        status, gap = "unknown", None
+        if t.status == "reported" and a is not None and t.value is not None and a.value is not None:
+            cap = t.qualifier == "at_most" or t.indicator in lower
+            if cap:
+                bound = t.value_high if t.value_high is not None else t.value
+                status, gap = ("met" if a.value <= bound + 1e-9 else "missed"), a.value - bound
+            else:
+                status, gap = ("met" if a.value >= t.value - 1e-9 else "missed"), a.value - t.value
+        out.append(AttainmentRow(
+            region=t.region, indicator=t.indicator, measure=t.measure, year=t.year,
+            target=t.value, target_high=t.value_high, target_qualifier=t.qualifier,
+            target_status=t.status, actual=a.value if a else None,
+            actual_estimate=a.estimate if a else None, unit=t.unit or (a.unit if a else None),
+            status=status, gap=round(gap, 10) if gap is not None else None,
+            target_source=_doc(t), actual_source=_doc(a) if a else None,
+            target_quote=t.quote, actual_quote=a.quote if a else None))
+    out.sort(key=lambda r: (r.region, r.year, r.indicator, r.measure))
+    return out
