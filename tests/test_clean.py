@@ -48,3 +48,12 @@ def test_body_lines_that_look_short_are_kept():
 def test_licence_footer_cut_to_end():
     c = clean("各位代表:\n正文。\n本作品是中华人民共和国的\n法律\n、\n法规\nPublic domain")
     assert c.text == "各位代表:\n正文。" and c.removed["license_footer"] == 5
+
+
+def test_numbers_broken_by_wraps_are_joined():
+    assert normalize("国内生产总值达到39.8 万亿元") == "国内生产总值达到39.8万亿元"
+    assert normalize("地区生产总值达到 287.9亿元") == "地区生产总值达到287.9亿元"
+    assert normalize("增长6.\n8%") == "增长6.8%"
+    assert normalize("居民消费价格涨幅控制在\u3000３．３％") == "居民消费价格涨幅控制在3.3%"
+    # a heading and the next line are not joined
+    assert normalize("一、2023年工作回顾\n2023年是") == "一、2023年工作回顾\n2023年是"

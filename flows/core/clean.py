@@ -17,6 +17,10 @@ from .model import Cleaned
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 # Spaces inside a run of digits ("1 2.5" wrapped by a site) are joined; CJK spacing kept elsewhere.
 _DIGIT_GAP = re.compile(r"(?<=\d)[ \u00a0\u3000](?=[\d.])|(?<=\d\.)[ \u00a0\u3000](?=\d)")
+# a number broken from its unit or its own digits by a wrap: "39.8 万亿元", "增长6.\n8%", "达到 287.9亿元"
+_UNIT_GAP = re.compile(r"(?<=\d)[ \u00a0\u3000]+(?=(?:万亿|千亿|亿|万|千)?(?:元|美元|人|吨|斤|%|个百分点))")
+_NUMBER_WRAP = re.compile(r"(?<=[\d.])\n(?=[\d.%])|(?<=\d)\n(?=(?:万亿|亿|万)?(?:元|美元|人|吨|斤|%))")
+_LEAD_GAP = re.compile(r"(?<=[\u4e00-\u9fa5])[ \u00a0\u3000]+(?=\d)")
 _TRAD_PROBE = re.compile("[國會們這個與產業經濟發區業對實現開關東車長門]")
 _GLOSSARY_HEAD = re.compile(
     r"^\s*(?:附\s*件\s*\d?\s*[:：]?|注\s*释\s*[:：]?|.{0,24}名\s*词\s*(?:解\s*释|注\s*释|解\s*读).{0,12})\s*$")
@@ -52,7 +56,10 @@ def normalize(text: str) -> str:
     text = text.translate(_INVISIBLE)
     text = unicodedata.normalize("NFKC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _NUMBER_WRAP.sub("", text)
     text = _DIGIT_GAP.sub("", text)
+    text = _UNIT_GAP.sub("", text)
+    text = _LEAD_GAP.sub("", text)
     if looks_traditional(text):
         text = _t2s().convert(text)
     return text
