@@ -71,7 +71,8 @@ def plan_start(text: str, plan_year: int | None) -> int:
     candidates = [m.start() for m in re.finditer(
         rf"(?m)^\s*(?:[一二三四五六七八九十]+\s*[、.．]\s*)?[^\n。]{{0,6}}{year}[^\n。,，]{{0,14}}{head}[^\n。]{{0,12}}$",
         text)]
-    candidates += [m.start() for m in re.finditer(rf"[一二三四五六七八九十]+\s*、\s*{year}[^。,，]{{0,14}}{head}", text)]
+    candidates += [m.start() - 1 for m in re.finditer(rf"、\s*{year}[^。,，]{{0,14}}{head}", text)
+                   if m.start() and text[m.start() - 1] in "一二三四五六七八九十"]
     m = re.search(r"(?:主要|经济社会发展的?|发展)预期目标", text)
     if m:
         candidates.append(m.start())
@@ -87,30 +88,47 @@ def extract_mentions(report: Report) -> list[Mention]:
     text = report.text
     boundary = plan_start(text, report.plan_year)
     spans = multi_year_spans(text[:boundary], report.review_year)
+    # one pass of the alias trie over the whole text; only sentences naming an indicator are read
+    hits = vocab_mod.find_aliases(v, text)
+    absent = [m.start() for m in cues()["no_target"].finditer(text, boundary)]
     out: list[Mention] = []
-    for sm in _SENTENCE.finditer(text):
-        sentence = sm.group(0)
-        kind = "target" if sm.end() > boundary else "actual"
-        if kind == "target":
-            out.extend(_no_target(report, v, sentence, sm.start()))
-        if not re.search(r"[\d一二三四五六七八九十百千持]", sentence):
-            continue
+    h = 0
+    while h < len(hits):
+        s0, s1 = _sentence_around(text, hits[h][0])
+        first = h
+        while h < len(hits) and hits[h][0] < s1:
+            h += 1
+        local = [(a - s0, b - s0, alias, codes) for a, b, alias, codes in hits[first:h]]
+        sentence = text[s0:s1]
+        kind = "target" if s1 > boundary else "actual"
+        if kind == "target" and any(s0 <= p < s1 for p in absent):
+            out.extend(_no_target(report, v, sentence, s0, local))
         if kind == "target" and _about_review_year(sentence, report):
             kind = "actual"
-        in_multi = kind == "actual" and any(a <= sm.start() < b for a, b in spans)
-        out.extend(_sentence_mentions(report, v, sentence, sm.start(), kind, in_multi))
+        in_multi = kind == "actual" and any(a <= s0 < b for a, b in spans)
+        out.extend(_sentence_mentions(report, v, sentence, s0, kind, in_multi, local))
     return out
 
 
-def _no_target(report, v, sentence, offset) -> list[Mention]:
+_SENTENCE_END = re.compile(r"[。!?！？]|\n")
+
+
+def _sentence_around(text: str, at: int) -> tuple[int, int]:
+    """The sentence holding offset `at` (the same cut as _SENTENCE: after 。!? or a newline)."""
+    start = max(text.rfind(d, 0, at) for d in "。!?！？\n") + 1
+    m = _SENTENCE_END.search(text, at)
+    end = m.end() if m and m.group(0) != "\n" else (m.start() if m else len(text))
+    return start, end
+
+
+def _no_target(report, v, sentence, offset, hits) -> list[Mention]:
     """"我们没有提出全年经济增速具体目标": an explicit absence, kept apart from "not found"."""
     m = cues()["no_target"].search(sentence)
     if not m:
         return []
     out = []
-    for a in v.alias_regex.finditer(sentence, 0, m.end()):
-        codes = v.alias_codes[int(a.lastgroup[1:])]
-        measure = "growth_pct" if re.search(r"增速|增长|涨幅", sentence[a.start():m.end()]) else "level"
+    for a_start, a_end, _alias, codes in (x for x in hits if x[1] <= m.end()):
+        measure = "growth_pct" if re.search(r"增速|增长|涨幅", sentence[a_start:m.end()]) else "level"
         for code in codes:
             if measure not in v.indicators[code].measures:
                 continue
@@ -121,7 +139,7 @@ def _no_target(report, v, sentence, offset) -> list[Mention]:
                 unit="percent" if measure == "growth_pct" else v.indicators[code].level_unit or None,
                 qualifier=None, estimate=False, strength=None, value_text="",
                 quote=sentence[m.start():m.end()], sentence=sentence.strip(),
-                start=offset + a.start(), end=offset + a.end(), sentence_start=offset,
+                start=offset + a_start, end=offset + a_end, sentence_start=offset,
                 sentence_end=offset + len(sentence), status="no_target"))
     return out
 
@@ -133,6 +151,8 @@ def multi_year_spans(review: str, review_year: int | None) -> list[tuple[int, in
     year = rf"|(?:刚刚过去的)?{review_year}\s*年" if review_year else ""
     single = re.compile(c["single_year_opener"].pattern + year.replace("|", "|^\\s*(?:各位代表[,，!！]\\s*)?", 1)) \
         if year else c["single_year_opener"]
+    if not c["multi_year_anywhere"].search(review):
+        return []
     spans, start = [], None
     for sm in _SENTENCE.finditer(review):
         sentence = sm.group(0)
@@ -154,23 +174,20 @@ def _about_review_year(sentence: str, report: Report) -> bool:
     return bool(past) and not future
 
 
-def _events(v, sentence: str) -> list[_Event]:
+def _events(v, sentence: str, hits) -> list[_Event]:
     c = cues()
     events: list[_Event] = []
     spans = []
-    for m in v.alias_regex.finditer(sentence):
-        gi = int(m.lastgroup[1:])
-        codes = v.alias_codes[gi]
-        spans.append((m.start(), m.end()))
-        need = v.needs_before.get(gi)
-        if need is not None and not need.search(sentence[:m.start()]):
+    for start, end, alias, codes in hits:
+        spans.append((start, end))
+        need = v.needs_before.get(alias)
+        if need is not None and not need.search(sentence[:start]):
             continue
-        before = sentence[max(0, m.start() - 8):m.start()]
-        after = sentence[m.end():m.end() + 6]
+        before = sentence[max(0, start - 8):start]
+        after = sentence[end:end + 6]
         blocked = any((k in v.not_before and v.not_before[k].search(before)) or
                       (k in v.not_after and v.not_after[k].search(after)) for k in (*codes, "*"))
-        events.append(_Event(m.start(), m.end(), "blocked" if blocked else "alias", codes=codes,
-                             text=m.group(0)))
+        events.append(_Event(start, end, "blocked" if blocked else "alias", codes=codes, text=alias))
     starts = [(m.start(), m.end()) for m in _FROM_SPAN.finditer(sentence)]
     for s, e in starts:
         events.append(_Event(s, e, "from_span"))
@@ -195,11 +212,11 @@ def _events(v, sentence: str) -> list[_Event]:
     return events
 
 
-def _sentence_mentions(report, v, sentence, offset, kind, in_multi=False) -> list[Mention]:
+def _sentence_mentions(report, v, sentence, offset, kind, in_multi, hits) -> list[Mention]:
     c = cues()
     out: list[Mention] = []
     b = _Binding()
-    for ev in _events(v, sentence):
+    for ev in _events(v, sentence, hits):
         if ev.kind == "alias" and report.tier != "zone" and _sub_area(sentence, ev.start, c):
             ev.kind = "blocked"   # a park's or key projects' figure, not the region's
         if ev.kind == "blocked":

@@ -112,7 +112,11 @@ def column_names(cls) -> list[str]:
 
 
 def as_dicts(rows) -> list[dict]:
-    return [asdict(r) for r in rows]
+    """Shallow: our rows hold only scalars (dataclasses.asdict deep-copies and is 10x slower)."""
+    if not rows:
+        return []
+    names = column_names(type(rows[0]))
+    return [{n: getattr(r, n) for n in names} for r in rows]
 
 
 @dataclass

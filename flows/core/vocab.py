@@ -20,11 +20,12 @@ class Indicator:
 @dataclass(frozen=True)
 class Vocab:
     indicators: dict[str, Indicator]
-    alias_regex: re.Pattern       # one alternation, longest alias first; group name = a0, a1, ...
-    alias_codes: tuple[tuple[str, ...], ...]   # group index -> indicator codes (2 for 城乡…)
+    alias_regex: re.Pattern       # the plain aliases as one trie-shaped regex (longest first)
+    alias_codes: dict[str, tuple[str, ...]]    # alias as written -> indicator codes (2 for 城乡…)
+    regex_aliases: tuple[tuple[re.Pattern, tuple[str, ...], str], ...]  # (pattern, codes, key)
     not_before: dict[str, re.Pattern]      # code ('*' = every indicator) -> context that blocks
     not_after: dict[str, re.Pattern]
-    needs_before: dict[int, re.Pattern]    # alias group -> what must come earlier in the sentence
+    needs_before: dict[str, re.Pattern]    # alias -> what the text before it must end with
     accumulates: frozenset                 # flows summed over a period (new jobs, investment)
     lower_is_better: frozenset             # a target is a cap (unemployment, CPI)
 
@@ -49,18 +50,15 @@ def load() -> Vocab:
         aliases[row["alias"]] = tuple(row["code"].split("|"))
         if row.get("needs_before"):
             needs[row["alias"]] = row["needs_before"]
-    plain = sorted((a for a in aliases if not a.startswith("re:")), key=len, reverse=True)
-    regexes = [a for a in aliases if a.startswith("re:")]
-    ordered = regexes + plain
-    parts = []
-    codes = []
-    needs_before = {}
-    for i, a in enumerate(ordered):
-        if a in needs:
-            needs_before[i] = re.compile(needs[a])
-        body = a[3:] if a.startswith("re:") else re.escape(a)
-        parts.append(f"(?P<a{i}>{body})")
-        codes.append(aliases[a])
+    codes = {}
+    for a, c in aliases.items():
+        if a.startswith("re:"):
+            continue
+        codes[a] = c
+        if any(ch.isascii() and ch.isalpha() for ch in a):
+            codes.setdefault(a.lower(), c)   # GDP, gdp; R&D, r&d
+    regex_aliases = tuple((re.compile(a[3:]), c, a) for a, c in aliases.items() if a.startswith("re:"))
+    needs_before = {a: re.compile(p) for a, p in needs.items()}
     before: dict[str, list[str]] = {}
     after: dict[str, list[str]] = {}
     accumulates, lower = set(), set()
@@ -75,5 +73,74 @@ def load() -> Vocab:
             after.setdefault(row["code"], []).append(row["not_after"])
     not_before = {k: re.compile("(?:" + "|".join(v) + ")$") for k, v in before.items()}
     not_after = {k: re.compile("^(?:" + "|".join(v) + ")") for k, v in after.items()}
-    return Vocab(indicators, re.compile("|".join(parts), re.I), tuple(codes), not_before, not_after,
-                 needs_before, frozenset(accumulates), frozenset(lower))
+    return Vocab(indicators, re.compile(trie_regex(codes)), codes, regex_aliases, not_before,
+                 not_after, needs_before, frozenset(accumulates), frozenset(lower))
+
+
+def trie_regex(words) -> str:
+    """One regex for many literal words, shaped as their prefix trie: "生产总值(?:增速)?"…
+    Python's re walks a trie far faster than a flat alternation of 200 words, and the greedy
+    branches make the longest word win at each position, like longest-first alternation."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if ends:
+            return "(?:" + body + ")?" if len(branches) > 1 or len(body) > 1 else body + "?"
+        return body
+
+    return build(trie)
+
+
+def find_aliases(v: Vocab, text: str):
+    """Alias matches in reading order, leftmost first, the longest at a position (a pattern alias
+    before a plain one): [(start, end, alias, codes)]."""
+    codes = v.alias_codes
+    plain = [(m.start(), m.end(), m.group(0)) for m in v.alias_regex.finditer(text)]
+    extra = []
+    for rx, _c, key in v.regex_aliases:   # read only around the word every match contains
+        lit, seen = _literal_of(key), set()
+        i = text.find(lit)
+        while i >= 0:
+            for m in rx.finditer(text, max(0, i - 24), i + 48):
+                if m.start() <= i < m.end() and m.start() not in seen:
+                    seen.add(m.start())
+                    extra.append((m.start(), m.end(), key))
+            i = text.find(lit, i + 1)
+    if not extra:
+        return [(s, e, a, codes[a]) for s, e, a in plain]
+    found = sorted([(s, -(e - s), 0, e, a) for s, e, a in plain] + [(s, -(e - s), -1, e, a) for s, e, a in extra])
+    out, last = [], -1
+    for start, _neg, _prio, end, alias in found:
+        if start < last:
+            continue
+        out.append((start, end, alias, codes.get(alias) or _regex_codes(v, alias)))
+        last = end
+    return out
+
+
+@lru_cache(maxsize=None)
+def _literal_of(key: str) -> str:
+    """A word every match of a pattern alias contains (its longest Chinese run outside groups):
+    a cheap test that skips the pattern on texts without it."""
+    body = key[3:]
+    while True:
+        stripped = re.sub(r"\([^()]*\)[?*]?", "", body)
+        if stripped == body:
+            break
+        body = stripped
+    runs = re.findall(r"[\u4e00-\u9fa5]+", body)
+    return max(runs, key=len) if runs else ""
+
+
+def _regex_codes(v: Vocab, key: str) -> tuple[str, ...]:
+    return next(c for _rx, c, k in v.regex_aliases if k == key)
