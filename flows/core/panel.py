@@ -5,15 +5,34 @@ plan year for targets) in reading order. Partial-year and multi-year figures nev
 """
 from __future__ import annotations
 
+import csv
+from functools import lru_cache
+from importlib import resources
+
 from .model import Mention, PanelRow, Report
+
+
+@lru_cache(maxsize=1)
+def plausible_ranges() -> dict[tuple[str, str], tuple[float, float]]:
+    """(measure, unit) -> (min, max) from flows/vocab/plausible.csv; the GX suites check the same."""
+    text = resources.files("flows.vocab").joinpath("plausible.csv").read_text(encoding="utf-8")
+    return {(r["measure"], r["unit"]): (float(r["min"]), float(r["max"]))
+            for r in csv.DictReader(text.splitlines())}
+
+
+def plausible(m: Mention) -> bool:
+    if m.value is None:
+        return m.status == "no_target"
+    lo, hi = plausible_ranges().get((m.measure, m.unit), (float("-inf"), float("inf")))
+    return lo <= m.value <= hi and (m.value_high is None or m.value <= m.value_high <= hi)
 
 
 def build_panel(reports: list[Report], mentions: list[Mention]) -> list[PanelRow]:
     meta = {(r.source_name, r.doc_index): r for r in reports if r.is_report}
     best: dict[tuple, Mention] = {}
     for m in mentions:
-        if m.period != "annual":
-            continue
+        if m.period != "annual" or not plausible(m):
+            continue   # partial/multi-year figures and misread values never reach the panel
         r = meta.get((m.source_name, m.doc_index))
         if r is None:
             continue
