@@ -142,3 +142,13 @@ def test_explicit_absence_of_a_target():
     rows = {(r.indicator, r.measure): r for r in build_panel([rep], ms)}
     assert rows[("gdp", "growth_pct")].status == "no_target"
     assert rows[("new_urban_jobs", "level")].status == "reported"
+
+
+def test_respectively_after_names_that_are_not_indicators():
+    got = annual(report("基础设施投资、工业投资分别增长3.2%、6.1%。"))
+    assert got[("industrial_investment", "actual", "growth_pct")].value == 6.1
+
+
+def test_leading_qualifier_holds_for_the_whole_list():
+    got = annual(report("城镇和农村居民人均可支配收入分别超过8万元、4.5万元。"))
+    assert got[("disposable_income_rural", "actual", "level")].qualifier == "at_least"

@@ -57,11 +57,13 @@ class _Binding:
     anchor: int = -1                      # end of the name, or of its last value
     group: list = field(default_factory=list)     # the last list of names ("A、B")
     group_end: int = -1
+    group_start: int = -1                 # where the first name of the list starts
     dist: list | None = None              # names still waiting for a value (分别 / 城乡…)
     dist_from: int = -1                   # where the distributive values started
     dist_out: list = field(default_factory=list)  # mentions made from the list
     used: dict = field(default_factory=dict)      # (code, measure) -> mention
     shared: list | None = None            # names sharing the next value (均)
+    lead_qualifier: bool = False          # the list's first value had its qualifier before it
 
 
 def plan_start(text: str, plan_year: int | None) -> int:
@@ -183,7 +185,7 @@ def _events(v, sentence: str, hits) -> list[_Event]:
         need = v.needs_before.get(alias)
         if need is not None and not need.search(sentence[:start]):
             continue
-        before = sentence[max(0, start - 8):start]
+        before = sentence[max(0, start - 12):start]
         after = sentence[end:end + 6]
         blocked = any((k in v.not_before and v.not_before[k].search(before)) or
                       (k in v.not_after and v.not_after[k].search(after)) for k in (*codes, "*"))
@@ -227,16 +229,22 @@ def _sentence_mentions(report, v, sentence, offset, kind, in_multi, hits) -> lis
             in_list = b.group and b.group_end >= 0 and b.anchor == b.group_end and \
                 _LIST_SEP.match(sentence[b.group_end:ev.start])
             group = (b.group + list(ev.codes)) if in_list else list(ev.codes)
+            group_start = b.group_start if in_list else ev.start
             _close(b, out)
-            b = _Binding(codes=ev.codes, anchor=ev.end, group=group, group_end=ev.end)
+            b = _Binding(codes=ev.codes, anchor=ev.end, group=group, group_end=ev.end,
+                         group_start=group_start)
             if len(ev.codes) > 1:          # 城乡居民…: urban then rural
                 b.dist, b.dist_from = list(ev.codes), ev.end
             continue
         if ev.kind == "respectively":
             near = b.anchor >= 0 and ev.start - b.anchor <= 4
-            if len(b.group) >= 2 and near:
+            # "基础设施投资、工业投资分别增长…": names we do not know take their values first
+            item_start = max((m.end() for m in _CLAUSE_BREAK.finditer(sentence, 0, max(b.group_start, 0))), default=0)
+            unknown = sentence.count("、", item_start, max(b.group_start, 0)) if b.group_start >= 0 else 0
+            if near and (len(b.group) >= 2 or unknown):
                 _close(b, out)
-                b.dist, b.dist_from, b.dist_out, b.anchor = list(b.group), ev.start, [], ev.end
+                b.dist = [None] * unknown + list(b.group)
+                b.dist_from, b.dist_out, b.anchor = ev.start, [], ev.end
             continue
         if ev.kind == "from_span":
             if b.anchor >= 0 and ev.start - b.anchor <= MAX_GAP:
@@ -291,6 +299,10 @@ def _bind_quantity(report, v, sentence, offset, kind, ev, b: _Binding, out, c, i
         if not b.dist:
             return
         code = b.dist[0]
+        if code is None:          # the value of a name that is not an indicator
+            b.dist.pop(0)
+            b.anchor = q.end
+            return
         cue_text = sentence[b.dist_from:q.start]
     elif len(b.codes) == 1:
         code = b.codes[0]
@@ -326,6 +338,8 @@ def _bind_quantity(report, v, sentence, offset, kind, ev, b: _Binding, out, c, i
     b.used[(code, measure)] = m
     out.append(m)
     if b.dist is not None or len(b.codes) > 1:
+        if not b.dist_out:
+            b.lead_qualifier = m.qualifier is not None and not _AFTER_QUAL.match(sentence[q.end:q.end + 4])
         b.dist_out.append(m)
     b.anchor = q.end
 
@@ -338,6 +352,10 @@ def _close(b: _Binding, out: list[Mention]) -> None:
         for m in group[:-1]:
             if m.qualifier is None:
                 m.qualifier = group[-1].qualifier
+    if len(group) >= 2 and group[0].qualifier in ("about", "at_least", "at_most") and b.lead_qualifier:
+        for m in group[1:]:   # "分别超过8万元、4.5万元": a leading 超过 holds for the whole list
+            if m.qualifier is None:
+                m.qualifier = group[0].qualifier
     if len(b.codes) > 1 and b.dist and len(group) == 1 and len(b.group) == len(b.codes):
         from dataclasses import replace
         for code in b.dist:
