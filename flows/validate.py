@@ -1,0 +1,146 @@
+"""Validate a batch of tables with the Great Expectations suites kept in expectations/<table>.json.
+
+great_expectations is imported here only, inside validate_tables(): it costs seconds and
+hundreds of MB, and nothing else needs it.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+SUITES_DIR = Path(__file__).resolve().parent.parent / "expectations"
+
+
+@dataclass
+class Failure:
+    table: str
+    expectation: str
+    why: str
+    kwargs: dict
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    examples: list = field(default_factory=list)
+    observed: object = None
+    error: str | None = None
+
+    def line(self) -> str:
+        what = {k: v for k, v in self.kwargs.items()
+                if k not in ("batch_id", "column_list", "value_set", "condition_parser")}
+        cond = what.pop("row_condition", None)
+        if isinstance(cond, dict):  # GX 1.x wraps a pandas query string
+            cond = cond.get("pass_through_filter", cond)
+        if cond:
+            what["where"] = cond
+        got = []
+        if self.unexpected_count:
+            got.append(f"{self.unexpected_count} row(s)")
+        if self.examples:
+            got.append("e.g. " + ", ".join(repr(x) for x in self.examples[:5]))
+        if self.observed is not None and not self.unexpected_count:
+            got.append(f"observed {self.observed!r}"[:300])
+        if self.error:
+            got.append(f"error: {self.error}")
+        return f"{self.table}: {self.expectation} {what} ({self.why}): " + "; ".join(got)
+
+
+@dataclass
+class ValidationReport:
+    success: bool
+    tables: dict = field(default_factory=dict)   # table -> {rows, expectations, failed}
+    failures: list[Failure] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.success:
+            n = sum(t["expectations"] for t in self.tables.values())
+            return f"validation passed: {n} expectations on {len(self.tables)} tables"
+        by_table: dict[str, int] = {}
+        for f in self.failures:
+            by_table[f.table] = by_table.get(f.table, 0) + 1
+        parts = [f"{t}: {n} of {self.tables.get(t, {}).get('expectations', '?')} failed"
+                 for t, n in by_table.items()]
+        first = self.failures[0].line() if self.failures else ""
+        return "validation failed (" + "; ".join(parts) + "). First: " + first
+
+    def to_dict(self) -> dict:
+        return {"success": self.success, "tables": self.tables,
+                "failures": [asdict(f) for f in self.failures]}
+
+    def to_markdown(self, run_id: str = "") -> str:
+        out = [f"# Validation {run_id}".rstrip(), "",
+               f"**{'PASSED' if self.success else 'FAILED'}** — {self.summary()}", "",
+               "| table | rows | expectations | failed |", "|---|---|---|---|"]
+        for t, s in self.tables.items():
+            out.append(f"| {t} | {s['rows']} | {s['expectations']} | {s['failed']} |")
+        if self.failures:
+            out += ["", "## Failures", ""]
+            out += [f"- {f.line()}" for f in self.failures]
+        return "\n".join(out) + "\n"
+
+
+def load_suite(table: str, suites_dir: str | os.PathLike | None = None) -> dict:
+    path = Path(suites_dir or SUITES_DIR) / f"{table}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no expectation suite for table {table!r}: {path}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def validate_tables(tables: dict[str, pa.Table],
+                    suites_dir: str | os.PathLike | None = None) -> ValidationReport:
+    """Run the suite of every table on it; one report for the whole batch."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import logging
+
+    import great_expectations as gx
+    from great_expectations.core import ExpectationSuite
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # the second sets itself to INFO
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    source = context.data_sources.add_pandas("gwr_lake")
+
+    report = ValidationReport(success=True)
+    for table, data in tables.items():
+        raw = load_suite(table, suites_dir)
+        suite = ExpectationSuite(**raw)
+        if len(suite.expectations) != len(raw.get("expectations", [])):
+            # GX only logs a bad expectation and drops it: refuse to validate with fewer
+            raise ValueError(f"expectations/{table}.json: {len(raw['expectations']) - len(suite.expectations)}"
+                             " expectation(s) could not be loaded (unknown type or bad kwargs)")
+        batch = (source.add_dataframe_asset(table)
+                 .add_batch_definition_whole_dataframe("batch")
+                 .get_batch(batch_parameters={"dataframe": data.to_pandas()}))
+        result = batch.validate(suite, result_format={"result_format": "SUMMARY",
+                                                     "partial_unexpected_count": 5})
+        failed = 0
+        for res in result.results:
+            if res.success:
+                continue
+            failed += 1
+            cfg = res.expectation_config
+            r = res.result or {}
+            why = (cfg.meta or {}).get("why", "")
+            exc = res.exception_info or {}
+            report.failures.append(Failure(
+                table=table, expectation=cfg.type, why=why, kwargs=_plain(dict(cfg.kwargs)),
+                unexpected_count=r.get("unexpected_count"),
+                unexpected_percent=r.get("unexpected_percent"),
+                examples=_plain(r.get("partial_unexpected_list") or []),
+                observed=_plain(r.get("observed_value")),
+                error=exc.get("exception_message") if exc.get("raised_exception") else None,
+            ))
+        report.tables[table] = {"rows": data.num_rows, "expectations": len(result.results),
+                                "failed": failed}
+        report.success = report.success and bool(result.success)
+    return report
+
+
+def _plain(x):
+    """JSON-safe copy of a GX value (numpy scalars, row-condition objects, ...)."""
+    return json.loads(json.dumps(x, default=str, ensure_ascii=False))
