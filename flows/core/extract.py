@@ -10,6 +10,7 @@ starting points, not results. Every cue word is data: flows/vocab/cues.csv.
 """
 from __future__ import annotations
 
+import bisect
 import csv
 import re
 from dataclasses import dataclass, field
@@ -93,10 +94,11 @@ def extract_mentions(report: Report) -> list[Mention]:
     # one pass of the alias trie over the whole text; only sentences naming an indicator are read
     hits = vocab_mod.find_aliases(v, text)
     absent = [m.start() for m in cues()["no_target"].finditer(text, boundary)]
+    cuts = [m.start() for m in _SENTENCE_END.finditer(text)]   # sentence ends, in order
     out: list[Mention] = []
     h = 0
     while h < len(hits):
-        s0, s1 = _sentence_around(text, hits[h][0])
+        s0, s1 = _sentence_around(text, cuts, hits[h][0])
         first = h
         while h < len(hits) and hits[h][0] < s1:
             h += 1
@@ -115,11 +117,14 @@ def extract_mentions(report: Report) -> list[Mention]:
 _SENTENCE_END = re.compile(r"[。!?！？]|\n")
 
 
-def _sentence_around(text: str, at: int) -> tuple[int, int]:
-    """The sentence holding offset `at` (the same cut as _SENTENCE: after 。!? or a newline)."""
-    start = max(text.rfind(d, 0, at) for d in "。!?！？\n") + 1
-    m = _SENTENCE_END.search(text, at)
-    end = m.end() if m and m.group(0) != "\n" else (m.start() if m else len(text))
+def _sentence_around(text: str, cuts: list[int], at: int) -> tuple[int, int]:
+    """The sentence holding offset `at` (the same cut as _SENTENCE: after 。!? or a newline);
+    `cuts` are the offsets of every sentence end mark of the text, in order."""
+    i = bisect.bisect_left(cuts, at)
+    start = cuts[i - 1] + 1 if i else 0
+    if i == len(cuts):
+        return start, len(text)
+    end = cuts[i] if text[cuts[i]] == "\n" else cuts[i] + 1
     return start, end
 
 

@@ -1,0 +1,221 @@
+"""The benchmark suite: gwr-lake's cost and how it grows, as ratios measured in one run.
+
+    python -m bench.run [--quick] [--out bench/RESULTS.md]
+
+Goals (issue 9):
+ 1. core speed: clean+split+extract over the seeds <= 0.15 x cn2an.transform over the same text
+ 2. orchestration: the flow's marginal cost per report (slope 200 -> 2,000 reports)
+    <= 1.2 x the core's per-report cost
+ 3. incremental: adding 1 report to a 2,000-report lake <= 5% of the full run
+ 4. memory: peak RSS with 10,000 reports <= 1.5 x with 1,000
+ 5. scale-out: Dask with 2 workers >= 1.6 x faster than 1 worker on 2,000 reports
+
+Flow timings are taken inside one process that keeps one Prefect server up (fixed start-up is
+measured and reported apart); memory is the peak RSS of a child process per size.
+`--quick` uses smaller sizes (for a smoke test of the suite itself, not for the goals).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB"
+
+
+def best_of(fn, n: int) -> float:
+    best = float("inf")
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+# ---- goal 1 --------------------------------------------------------------------------------
+def core_speed(repeat: int = 7) -> dict:
+    import cn2an
+
+    from flows import extract
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    for t in texts:
+        extract(t)   # warm: vocabulary, regex caches
+    core = best_of(lambda: [extract(t) for t in texts], repeat)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = best_of(lambda: [cn2an.transform(t, "cn2an") for t in texts], max(3, repeat // 2))
+    mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    return dict(core_s=core, cn2an_transform_s=ref, ratio=core / ref, mb=mb, mb_per_s=mb / core)
+
+
+def core_per_report(corpus: Path) -> float:
+    from flows import extract
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(corpus.glob("*.txt"))]
+    n_reports = _count_reports(corpus)
+    extract(texts[0])
+    return best_of(lambda: [extract(t) for t in texts], 2) / n_reports
+
+
+def _count_reports(corpus: Path) -> int:
+    return int(corpus.with_suffix(".n").read_text())
+
+
+def make_corpus(n: int, where: Path, per_file: int = 10) -> Path:
+    from bench.generate import generate
+
+    out = where / f"corpus{n}"
+    if not out.with_suffix(".n").exists():
+        generate(n, out, per_file=per_file, seed=n)
+        out.with_suffix(".n").write_text(str(n))   # beside the folder: the flow reads every file in it
+    return out
+
+
+# ---- goals 2, 3, 5: flow runs in this process ----------------------------------------------
+def flow_runs(where: Path, small: int, big: int, dask: bool) -> dict:
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.flow import gwr_lake
+
+    out: dict = {}
+    t0 = time.perf_counter()
+    with prefect_test_harness(server_startup_timeout=120):
+        out["server_start_s"] = time.perf_counter() - t0
+        c_small, c_big = make_corpus(small, where), make_corpus(big, where)
+
+        def run(source: Path, lake: Path, **kw) -> float:
+            t = time.perf_counter()
+            gwr_lake(source=str(source), lake=str(lake), **kw)
+            return time.perf_counter() - t
+
+        warm = where / "lake_warm"
+        run(c_small, warm)   # imports, first task runs
+        out["flow_small_s"] = run(c_small, where / "lake_small")
+        out["flow_big_s"] = run(c_big, where / "lake_big")
+        out["slope_s_per_report"] = (out["flow_big_s"] - out["flow_small_s"]) / (big - small)
+        out["core_s_per_report"] = core_per_report(c_big)
+        out["overhead_ratio"] = out["slope_s_per_report"] / out["core_s_per_report"]
+
+        # goal 3: one new file with one report added to the big lake
+        inc_src = where / "incremental"
+        if inc_src.exists():
+            shutil.rmtree(inc_src)
+        shutil.copytree(c_big, inc_src)
+        from bench.generate import generate
+        extra = generate(1, where / "one_more", per_file=1, seed=999_999)[0]
+        shutil.copy(extra, inc_src / "zz_one_more.txt")
+        lake_inc = where / "lake_inc"
+        shutil.copytree(where / "lake_big", lake_inc)
+        out["incremental_s"] = run(inc_src, lake_inc)
+        out["incremental_ratio"] = out["incremental_s"] / out["flow_big_s"]
+        out["rerun_nothing_new_s"] = run(inc_src, lake_inc)
+
+        if dask:
+            try:
+                t1 = run(c_big, where / "lake_dask1", task_runner="dask", dask_workers=1)
+                t2 = run(c_big, where / "lake_dask2", task_runner="dask", dask_workers=2)
+                out.update(dask_1_worker_s=t1, dask_2_workers_s=t2, dask_speedup=t1 / t2)
+            except TypeError as e:   # the flow has no task_runner parameter
+                out["dask_error"] = str(e)
+    return out
+
+
+# ---- goal 4: peak RSS per size, each in its own process ------------------------------------
+def peak_rss(where: Path, n: int) -> float:
+    corpus = make_corpus(n, where)
+    code = ("import resource, sys; from flows.flow import gwr_lake; "
+            "gwr_lake(source=sys.argv[1], lake=sys.argv[2]); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    res = subprocess.run([sys.executable, "-c", code, str(corpus), str(where / f"lake_rss{n}")],
+                         cwd=ROOT, capture_output=True, text=True, check=True)
+    return int(res.stdout.strip().splitlines()[-1]) / 1024   # MiB
+
+
+def table(r: dict) -> str:
+    def row(goal, measured, target, ok):
+        return f"| {goal} | {measured} | {target} | {'met' if ok else 'NOT met'} |"
+    lines = ["| goal | measured | target | |", "|---|---|---|---|"]
+    c = r["core"]
+    lines.append(row("1. core speed vs cn2an.transform (seeds)",
+                     f"{c['core_s']*1000:.0f} ms vs {c['cn2an_transform_s']*1000:.0f} ms = {c['ratio']:.3f}x "
+                     f"({c['mb_per_s']:.1f} MB/s)", "<= 0.15x", c["ratio"] <= 0.15))
+    f = r.get("flow", {})
+    if "overhead_ratio" in f:
+        lines.append(row("2. flow marginal cost per report / core per report",
+                         f"{f['slope_s_per_report']*1000:.2f} ms / {f['core_s_per_report']*1000:.2f} ms = "
+                         f"{f['overhead_ratio']:.2f}x", "<= 1.2x", f["overhead_ratio"] <= 1.2))
+        lines.append(row("3. add 1 report to the big lake / full run",
+                         f"{f['incremental_s']:.2f} s / {f['flow_big_s']:.2f} s = {f['incremental_ratio']:.3f}",
+                         "<= 0.05", f["incremental_ratio"] <= 0.05))
+    m = r.get("memory", {})
+    if m:
+        lines.append(row("4. peak RSS big / small", f"{m['big_mib']:.0f} MiB / {m['small_mib']:.0f} MiB = "
+                         f"{m['ratio']:.2f}x", "<= 1.5x", m["ratio"] <= 1.5))
+    if "dask_speedup" in f:
+        lines.append(row("5. Dask 2 workers vs 1", f"{f['dask_1_worker_s']:.2f} s / {f['dask_2_workers_s']:.2f} s = "
+                         f"{f['dask_speedup']:.2f}x", ">= 1.6x", f["dask_speedup"] >= 1.6))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="gwr-lake benchmark suite")
+    ap.add_argument("--quick", action="store_true", help="small sizes: checks the suite runs")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    ap.add_argument("--work", type=Path, default=None, help="folder for corpora and lakes")
+    ap.add_argument("--no-dask", action="store_true")
+    ap.add_argument("--only", choices=["core", "flow", "memory"], default=None)
+    a = ap.parse_args(argv)
+    small, big = (20, 100) if a.quick else (200, 2000)
+    rss_small, rss_big = (50, 200) if a.quick else (1000, 10000)
+    work = a.work or Path(tempfile.mkdtemp(prefix="gwr-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict = {"machine": machine(), "sizes": dict(small=small, big=big, rss_small=rss_small,
+                                                         rss_big=rss_big)}
+    if a.only in (None, "core"):
+        results["core"] = core_speed()
+    if a.only in (None, "flow"):
+        results["flow"] = flow_runs(work, small, big, dask=not a.no_dask)
+    if a.only in (None, "memory"):
+        s, b = peak_rss(work, rss_small), peak_rss(work, rss_big)
+        results["memory"] = dict(small_mib=s, big_mib=b, ratio=b / s)
+    if "core" not in results:
+        results["core"] = core_speed(3)
+    text = (f"# Benchmark results\n\nMachine: {results['machine']}  \n"
+            f"Sizes: {results['sizes']}  \nDate: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
+            f"{table(results)}\n\nFixed start-up (not in the ratios): Prefect test server "
+            f"{results.get('flow', {}).get('server_start_s', float('nan')):.1f} s.\n\n"
+            f"```json\n{json.dumps(results, indent=2, default=str)}\n```\n")
+    print(table(results))
+    if not a.quick:
+        a.out.write_text(text, encoding="utf-8")
+        print(f"written {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
