@@ -24,13 +24,19 @@ from .numbers import Quantity, find_quantities
 MAX_GAP = 24          # characters allowed between an indicator (or its previous value) and a value
 _SENTENCE = re.compile(r"[^。!?！？\n]+[。!?！？]?")
 _CLAUSE_BREAK = re.compile(r"[,，;；:：]")
-_ITEM_BREAK = re.compile(r"[,，;；:：、]")
+_CLAUSE_CHARS = ",，;；:："
+_ITEM_CHARS = ",，;；:：、"
+_YEAR_OF = re.compile(r"((?:19|20)\d{2})\s*年")
+
+
+def _after_last(s: str, chars: str, end: int) -> int:
+    """Offset just after the last of `chars` in s[:end], or 0."""
+    return max(s.rfind(ch, 0, end) for ch in chars) + 1
 _LIST_SEP = re.compile(r"^\s*(?:、|和|及|与|以及|,|，)?\s*$")
 _RESPECTIVELY = re.compile(r"分别")
 _FROM_SPAN = re.compile(r"(?:从|由)[^,，;；。到至]{0,40}?(?:到|至)")
 _EXPLICIT_YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?:底|末)?(?:的)?")
 _AFTER_QUAL = re.compile(r"^\s*(左右|以上|以内|以下)")
-_WHOLE_YEAR = re.compile(r"全年")
 _OPENER = re.compile(r"^[^,，;；:：]{0,4}[,，:：]")
 _QUALIFIER_AFTER = {"左右": "about", "以上": "at_least", "以内": "at_most", "以下": "at_most"}
 
@@ -244,7 +250,7 @@ def _sentence_mentions(report, v, sentence, offset, kind, in_multi, hits) -> lis
         if ev.kind == "respectively":
             near = b.anchor >= 0 and ev.start - b.anchor <= 4
             # "基础设施投资、工业投资分别增长…": names we do not know take their values first
-            item_start = max((m.end() for m in _CLAUSE_BREAK.finditer(sentence, 0, max(b.group_start, 0))), default=0)
+            item_start = _after_last(sentence, _CLAUSE_CHARS, max(b.group_start, 0))
             unknown = sentence.count("、", item_start, max(b.group_start, 0)) if b.group_start >= 0 else 0
             if near and (len(b.group) >= 2 or unknown):
                 _close(b, out)
@@ -372,7 +378,7 @@ def _close(b: _Binding, out: list[Mention]) -> None:
 def _sub_area(sentence: str, at: int, c) -> bool:
     """The sentence is about a part of the region: its subject (the first few characters) or the
     indicator's own list item names a park, a zone or projects."""
-    item_start = max((m.end() for m in _ITEM_BREAK.finditer(sentence, 0, at)), default=0)
+    item_start = _after_last(sentence, _ITEM_CHARS, at)
     return bool(c["park"].search(sentence[:at]) or c["sub_area"].search(sentence, item_start, at))
 
 
@@ -392,7 +398,7 @@ def _measure(ind, q: Quantity, gap: str, c) -> str | None:
 def _mention(report, sentence, offset, kind, code, measure, q, ev, anchor, in_multi=False) -> Mention | None:
     c = cues()
     before = sentence[:ev.start]
-    clause_start = max((m.end() for m in _CLAUSE_BREAK.finditer(sentence, 0, max(0, anchor - 1))), default=0)
+    clause_start = _after_last(sentence, _CLAUSE_CHARS, max(0, anchor - 1))
     gap = sentence[anchor:ev.start]
     if q is None:  # 持平
         value, high, unit, written, qual = 0.0, None, "percent", sentence[ev.start:ev.end], None
@@ -457,8 +463,9 @@ def _period(sentence: str, at: int, report, kind, c, gap) -> tuple[str, int | No
         return "annual", int(ym.group(1))
     if re.search(r"(?:到|至)[^,，;；]{0,3}$", gap) and _FROM_SPAN.search(sentence[:at]):
         return "annual", year               # "从…增加到51.9万亿元": the level at the review's end
-    last_whole = max((m.end() for m in _WHOLE_YEAR.finditer(before)), default=-1)
-    clause_start = max((m.end() for m in _CLAUSE_BREAK.finditer(before)), default=0)
+    last_whole = before.rfind("全年")
+    last_whole = last_whole + 2 if last_whole >= 0 else -1
+    clause_start = _after_last(before, _CLAUSE_CHARS, len(before))
     for name in ("partial_year", "multi_year"):
         for m in c[name].finditer(before):
             if m.start() <= last_whole:
@@ -467,7 +474,7 @@ def _period(sentence: str, at: int, report, kind, c, gap) -> tuple[str, int | No
             # opens it ("前三季度,全市…", "过去五年,…")
             if m.start() >= clause_start or _OPENER.match(before[m.end():]):
                 return name, year
-    years = [int(y) for y in re.findall(r"((?:19|20)\d{2})\s*年", _FROM_SPAN.sub("", before))]
+    years = [int(y) for y in _YEAR_OF.findall(_FROM_SPAN.sub("", before))] if "年" in before else []
     if years and year and years[-1] != year and abs(years[-1] - year) <= 10:
         return "annual", years[-1]
     return "annual", year
