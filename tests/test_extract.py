@@ -152,3 +152,22 @@ def test_respectively_after_names_that_are_not_indicators():
 def test_leading_qualifier_holds_for_the_whole_list():
     got = annual(report("城镇和农村居民人均可支配收入分别超过8万元、4.5万元。"))
     assert got[("disposable_income_rural", "actual", "level")].qualifier == "at_least"
+
+
+def test_branch_figures_are_not_the_whole_region():
+    got = annual(report("规模以上工业增加值增长7.3%,能源工业增加值增长8.1%,蔬菜出口量增长30%,"
+                        "集成电路、汽车零配件、锂电池出口分别增长107.9%、46.7%、57.4%。"))
+    assert ("industry_value_added", "actual", "growth_pct") not in got
+    assert ("exports", "actual", "growth_pct") not in got
+    assert got[("industrial_value_added", "actual", "growth_pct")].value == 7.3
+
+
+def test_an_increment_is_not_a_level():
+    got = annual(report("一般公共预算收入增加近1000亿元。"))
+    assert ("budget_revenue", "actual", "level") not in got
+
+
+def test_one_value_for_a_list_of_names():
+    got = annual(report("略。", plan_part="社会消费品零售总额、固定资产投资增长4%左右。"))
+    assert got[("retail_sales", "target", "growth_pct")].value == 4
+    assert got[("fixed_asset_investment", "target", "growth_pct")].value == 4

@@ -315,6 +315,11 @@ def _bind_quantity(report, v, sentence, offset, kind, ev, b: _Binding, out, c, i
             b.anchor = q.end
             return
         cue_text = sentence[b.dist_from:q.start]
+    elif len(b.group) >= 2 and not b.used and b.group_start >= 0:
+        # "社会消费品零售总额、固定资产投资增长4%": one value for every name of the list
+        b.shared = list(b.group)
+        _bind_quantity(report, v, sentence, offset, kind, ev, b, out, c, in_multi)
+        return
     elif len(b.codes) == 1:
         code = b.codes[0]
         cue_text = gap
@@ -324,6 +329,8 @@ def _bind_quantity(report, v, sentence, offset, kind, ev, b: _Binding, out, c, i
     measure = _measure(ind, q, gap, c)
     if measure is None:
         return
+    if measure == "level" and q.unit != "percent" and c["change"].search(gap):
+        return   # "一般公共预算收入增加近1000亿元": an increment, not the level
     if measure == "growth_pct":
         named = sentence[max(0, b.anchor - 8):b.anchor]
         has_cue = c["growth"].search(cue_text) or c["negative"].search(cue_text) or \
