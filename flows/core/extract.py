@@ -82,7 +82,7 @@ def plan_start(text: str, plan_year: int | None) -> int:
         text)]
     candidates += [m.start() - 1 for m in re.finditer(rf"、\s*{year}[^。,，]{{0,14}}{head}", text)
                    if m.start() and text[m.start() - 1] in "一二三四五六七八九十"]
-    m = re.search(r"(?:主要|经济社会发展的?|发展)预期目标", text)
+    m = re.search(r"(?:主要|经济社会发展的?|发展)预期目标(?:是|为|建议为|如下|[:：])", text)
     if m:
         candidates.append(m.start())
     floor = len(text) // 10   # the opening may name this year's session; the plan part is later
