@@ -1,8 +1,11 @@
-"""Command line: python -m flows {run, evaluate, extract} ...
+"""Command line: python -m flows {run, evaluate, extract, sql} ...
 
-    python -m flows run [--source PATH] [--lake DIR]       the whole flow (Prefect)
+    python -m flows run [--source PATH|URL] [--lake DIR|URL] [--task-runner thread|dask]
+                                                           the whole flow (Prefect)
+    python -m flows serve [--cron CRON] [--source ...] [--lake ...]   a scheduled deployment
     python -m flows evaluate --gold CSV [--lake DIR]       score the lake's gold panel
     python -m flows extract FILE... [--format table|csv|json]   the pure core on files, no lake
+    python -m flows sql [--lake DIR] [--query SQL]         DuckDB views over every table of the lake
 
 Heavy libraries are imported by the command that needs them only.
 """
@@ -20,24 +23,45 @@ def _default_source() -> str:
     return "seeds" if Path("seeds").is_dir() else str(REPO / "seeds")
 
 
+def _is_url(source: str) -> bool:
+    return "://" in source
+
+
 def cmd_run(args) -> int:
     source = args.source or _default_source()
-    if not Path(source).exists():
+    if not _is_url(source) and not Path(source).exists():
         print(f"error: source not found: {source}", file=sys.stderr)
         return 2
     from .flow import format_summary, gwr_lake
+    from . import runners
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+    flow = gwr_lake
+    if args.task_runner != "thread" or args.dask_address:
+        flow = gwr_lake.with_options(task_runner=runners.make(
+            "dask" if args.dask_address else args.task_runner, args.dask_address))
     # no heartbeats for a local run: they only serve crash detection by a server's workers
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        state = gwr_lake(source=source, lake=args.lake, expectations=args.expectations,
-                         return_state=True)
+        state = flow(source=source, lake=args.lake, expectations=args.expectations,
+                     return_state=True)
     if state.is_completed():
         print()
         print(format_summary(state.result()))
         return 0
     print(f"\nFAILED: {state.message}", file=sys.stderr)
     return 1
+
+
+def cmd_serve(args) -> int:
+    source = args.source or _default_source()
+    if not _is_url(source):
+        source = str(Path(source).resolve())
+    lake = args.lake if _is_url(args.lake) else str(Path(args.lake).resolve())
+    from .serve import serve
+
+    return serve(name=args.name, cron=args.cron, source=source, lake=lake,
+                 expectations=args.expectations, task_runner=args.task_runner,
+                 dask_address=args.dask_address, timezone=args.timezone)
 
 
 def cmd_evaluate(args) -> int:
@@ -76,15 +100,36 @@ def cmd_extract(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_sql(args) -> int:
+    from .sql import main as sql_main
+
+    return sql_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m flows", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
 
+    def flow_args(p):
+        p.add_argument("--source", help="folder, single file or http(s) URL to read (default: seeds/)")
+        p.add_argument("--lake", default="lake",
+                       help="lake root: a folder, or an fsspec URL such as s3://bucket/prefix (default: lake/)")
+        p.add_argument("--expectations", help="folder of GX suites (default: the repo's expectations/)")
+        p.add_argument("--task-runner", choices=["thread", "dask"], default="thread",
+                       help="where the per-file tasks run: threads (default) or Dask")
+        p.add_argument("--dask-address", help="an existing Dask scheduler (tcp://host:8786); "
+                                              "default: a local cluster")
+
     run = sub.add_parser("run", help="run the whole flow: source -> bronze/silver/gold in the lake")
-    run.add_argument("--source", help="folder or single file to read (default: seeds/)")
-    run.add_argument("--lake", default="lake", help="lake root folder (default: lake/)")
-    run.add_argument("--expectations", help="folder of GX suites (default: the repo's expectations/)")
+    flow_args(run)
     run.set_defaults(func=cmd_run)
+
+    srv = sub.add_parser("serve", help="serve a scheduled deployment of the flow (blocks; Ctrl-C stops)")
+    flow_args(srv)
+    srv.add_argument("--cron", default="0 6 * * *", help="schedule (default: daily at 06:00)")
+    srv.add_argument("--timezone", default="UTC", help="time zone of the cron (default UTC)")
+    srv.add_argument("--name", default="gwr-lake-daily", help="deployment name (default gwr-lake-daily)")
+    srv.set_defaults(func=cmd_serve)
 
     ev = sub.add_parser("evaluate", help="score the lake's gold panel against a reference CSV")
     ev.add_argument("--gold", required=True, help="reference CSV (format of seeds_indicators.csv)")
@@ -99,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("files", nargs="+", metavar="FILE")
     ex.add_argument("--format", choices=["table", "csv", "json"], default="table")
     ex.set_defaults(func=cmd_extract)
+
+    sq = sub.add_parser("sql", help="DuckDB session (or --query) with a view per table of the lake")
+    sq.add_argument("--lake", default="lake", help="lake root folder (default: lake/)")
+    sq.add_argument("--query", "-q", help="run this SQL (one or more statements), print the last result")
+    sq.add_argument("--format", choices=["table", "csv", "json", "markdown"], default="table")
+    sq.set_defaults(func=cmd_sql)
     return ap
 
 

@@ -4,7 +4,9 @@
     <root>/silver/reports/part-<digest>-0.parquet
     <root>/gold/indicator_mentions/year=2023/part-<digest>-0.parquet
     <root>/gold/indicator_panel/year=2023/part-<digest>-0.parquet
+    <root>/gold/indicator_wide/year=2023/..., target_attainment/year=2023/...   (BI, flows/bi.py)
     <root>/quarantine/<run_id>-<stage>.parquet          append-only
+    <root>/reports/index.html, data_docs/                the HTML report, GX Data Docs (every run)
     <root>/validation/<run_id>.json, .md                 one report per run
     <root>/manifests/<run_id>.json                       one per run: inputs, counts, result
     <root>/_staging/<run_id>/...                         work area, outside every table folder
@@ -26,16 +28,22 @@ import ctypes
 import errno
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
+import stat
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from .core.model import SourceError
+from .faults import crashpoint
 from .schemas import KEYS, TABLES
 
 # the file types flows/core/sources.py reads; anything else is quarantined as unsupported
@@ -54,29 +62,144 @@ class LakeSchemaError(RuntimeError):
     """A live table was written with another schema than flows/schemas.py's."""
 
 
+class LakeAuditError(RuntimeError):
+    """A run's batch may not be published: its validation failed, or its staged files do not
+    read back as they were written. Nothing was published."""
+
+
+class LakeRecoveryError(RuntimeError):
+    """A committed publish cannot be finished (its staged files were removed by hand)."""
+
+
+# the layers a publish exchanges whole, in this order (bronze and quarantine are append-only)
+LAYER_ORDER = ("silver", "gold")
+
+log = logging.getLogger(__name__)
+
+# the run ids flows/flow.py makes (<UTC time>-<flow run id>): how recovery finds a dead run's files
+# (validation/<run_id>[-bi].json, quarantine/<run_id>-<stage>.parquet, _staging/<run_id>/)
+_RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
+
+
 def list_source_files(source: str | os.PathLike) -> list[tuple[str, Path]]:
     """(source_name, path) of every file under a folder (or the one file), sorted by name.
-    source_name is the path relative to the folder (posix); hidden files and folders are skipped."""
+    source_name is the path relative to the folder (posix); hidden files and folders are skipped.
+
+    Symbolic links are listed but never followed (read_source refuses them, so they are
+    quarantined: nothing outside the source is read), and so are FIFOs, sockets and devices (read
+    would block or never end). A name that is not valid UTF-8 is given with its bad bytes
+    escaped (\\xNN), so it can be stored and shown; read_source refuses that file too."""
     src = Path(source)
     if src.is_file():
-        return [(src.name, src)]
+        return [(_printable(src.name), src.resolve())]
     if not src.is_dir():
         raise FileNotFoundError(f"source not found: {src}")
     out = []
-    for p in sorted(src.rglob("*")):
+    for p in _walk(src):
         rel = p.relative_to(src)
-        if p.is_file() and not any(part.startswith(".") for part in rel.parts):
-            out.append((rel.as_posix(), p))
-    return out
+        if not any(part.startswith(".") for part in rel.parts):
+            out.append((_printable(rel.as_posix()), p))
+    return sorted(out, key=lambda np: np[0])
 
 
-def read_source(path: Path) -> bytes:
-    return Path(path).read_bytes()
+def _walk(root: Path):
+    """Every entry under root that is not a directory; symlinked directories are not entered
+    (they are returned, as entries, to be refused)."""
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        with os.scandir(d) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(Path(e.path))
+                else:
+                    yield Path(e.path)
+
+
+def _printable(name: str) -> str:
+    """A file name as text that can be stored: undecodable bytes (surrogate escapes) -> \\xNN."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+# a source file larger than this is quarantined unread (a report is well under 1 MB; a JSON Lines
+# file of every provincial report of a decade is ~30 MB); GWR_MAX_SOURCE_BYTES changes it
+MAX_SOURCE_BYTES = int(os.environ.get("GWR_MAX_SOURCE_BYTES") or 32 * 1024 * 1024)
+
+
+def read_source(path: Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of one source file. Raises SourceError (code too_large, not_a_file, bad_name)
+    for a file that must not be read: a symbolic link (it may point anywhere), a FIFO / socket /
+    device, a file over MAX_SOURCE_BYTES (its sha256 is then computed by streaming, and given in
+    the error's .sha256), a name that is not valid UTF-8. Other OSErrors pass through."""
+    path = Path(path)
+    limit = MAX_SOURCE_BYTES if max_bytes is None else max_bytes
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        target = os.readlink(path)
+        raise SourceError(
+            f"{path.name} is a symbolic link (to {target}); links are not followed, so that nothing "
+            "outside the source folder is read: copy the file itself into the source folder.",
+            "not_a_file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a socket" if
+                stat.S_ISSOCK(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or
+                stat.S_ISBLK(st.st_mode) else "not a regular file")
+        raise SourceError(f"{path.name} is {kind}, not a regular file; it is not read. Put the "
+                          "report in a regular file.", "not_a_file")
+    if _printable(path.name) != path.name:
+        raise SourceError(
+            f"the file name {_printable(path.name)!r} is not valid UTF-8 (written by a system with "
+            "another file name encoding); rename the file (e.g. convmv -f gbk -t utf8) and run again.",
+            "bad_name")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):  # replaced between lstat and open
+            raise SourceError(f"{path.name} is not a regular file; it is not read.", "not_a_file")
+        if st.st_size > limit:
+            err = SourceError(
+                f"{path.name} is {st.st_size:,} bytes, over the {limit:,}-byte limit for one source "
+                "file (GWR_MAX_SOURCE_BYTES), so it was not read: a government work report is a few "
+                "hundred KB. Split it (one report per file, or JSON Lines files under the limit), or "
+                "raise GWR_MAX_SOURCE_BYTES if the machine has the memory for it.", "too_large")
+            h = hashlib.sha256()
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+            err.sha256 = h.hexdigest()
+            raise err
+        data = fh.read(limit + 1)
+    if len(data) > limit:  # it grew while being read
+        raise SourceError(f"{path.name} grew over the {limit:,}-byte limit while being read; it was "
+                          "not used.", "too_large")
+    return data
+
+
+def is_url(root) -> bool:
+    """True for an fsspec URL such as s3://bucket/prefix (a lake on object storage)."""
+    return isinstance(root, str) and "://" in root and not root.startswith("file://")
 
 
 class Lake:
+    def __new__(cls, root: str | os.PathLike = "lake"):
+        # Lake("s3://bucket/prefix") (any fsspec URL) is an ObjectStoreLake, defined below
+        if cls is Lake and is_url(root):
+            cls = ObjectStoreLake
+        return super().__new__(cls)
+
     def __init__(self, root: str | os.PathLike = "lake"):
         self.root = Path(root)
+
+    def location(self) -> str:
+        """The lake's absolute path (or URL), for logs and manifests."""
+        return str(self.root.resolve())
+
+    def results_dir(self) -> Path:
+        """Where Prefect persists the cached task results of this lake (a local folder)."""
+        return (self.root / "_prefect_results").resolve()
 
     def __repr__(self) -> str:
         return f"Lake({str(self.root)!r})"
@@ -94,13 +217,31 @@ class Lake:
         d.mkdir(parents=True, exist_ok=True)
         return d / f"{uuid.uuid4().hex}{suffix}"
 
-    def _write_file_atomic(self, path: Path, write) -> Path:
-        """write(tmp_path) into the staging area, then rename into place."""
+    def _write_file_atomic(self, path: Path, write, point: str = "write",
+                           exclusive: bool = False) -> Path | None:
+        """write(tmp_path) into the staging area, fsync, then rename into place: the file is
+        whole or absent, even after a crash. `point` names the crash points around the rename.
+        exclusive: never replace an existing file (a hard link, which fails when the name is
+        taken: two writers of one bronze file, one wins); None when it existed."""
         tmp = self._tmp_path(path.suffix)
         try:
             write(tmp)
+            _fsync(tmp)
+            crashpoint(f"{point}:tmp-written")
             path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, path)
+            if exclusive:
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    return None
+                except OSError:  # no hard links here: check, then rename (a narrow race)
+                    if path.exists():
+                        return None
+                    os.replace(tmp, path)
+            else:
+                os.replace(tmp, path)
+            _fsync(path.parent)
+            crashpoint(f"{point}:written")
         finally:
             tmp.unlink(missing_ok=True)
         return path
@@ -117,9 +258,14 @@ class Lake:
             except OSError as e:
                 raise LakeBusy(f"another run is writing to {self.root} (lock {self.root / '.lock'})") from e
             try:
+                crashpoint("lock:acquired")
+                self.recover()  # a run that died half-way: finish or undo it first
                 yield self
             finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+                try:
+                    self._clean_staging()
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
 
     # ---- bronze: append-only, keyed by the sha256 of the file bytes ------------------------
     def _bronze_path(self, sha256: str) -> Path:
@@ -134,8 +280,12 @@ class Lake:
         if path.exists():
             return False
         table = table.cast(TABLES["source_items"][1])
-        self._write_file_atomic(path, lambda tmp: pq.write_table(table, tmp))
-        return True
+        return self._write_file_atomic(path, lambda tmp: pq.write_table(table, tmp), "bronze",
+                                       exclusive=True) is not None
+
+    def read_bronze(self, sha256: str) -> pa.Table:
+        """The items of one landed source file."""
+        return pq.read_table(self._bronze_path(sha256)).cast(TABLES["source_items"][1])
 
     # ---- whole tables: read, stage, publish -------------------------------------------------
     def read_table(self, table: str) -> pa.Table:
@@ -186,26 +336,264 @@ class Lake:
             )
         else:  # an empty table keeps one (empty) file: readable, with its schema
             pq.write_table(data, out / f"part-{version}-0.parquet")
+        crashpoint(f"stage:{table}:written")
         return out
 
+    # ---- publishing: staged layers, a journal, one atomic exchange per layer ------------------
+    #
+    #   1. stage()    each changed table is written whole into _staging/<run_id>/<layer>/<table>
+    #   2. publish()  refuses a run whose validation report says it failed; audits the staged
+    #                 files (read back: schema, row digest = the digest in the file names, unique
+    #                 keys); completes each staged layer with the live tables it does not replace
+    #                 (hard links: unchanged files are not rewritten) and a _version.json marker;
+    #                 fsyncs; then writes the JOURNAL (_journal.json, atomic) = the commit point
+    #   3. apply      exchanges each staged layer folder with the live one (silver, then gold: one
+    #                 renameat2(RENAME_EXCHANGE) each, so gold's tables always change together),
+    #                 moves the replaced layer to _trash, writes the POINTER (_current.json: run,
+    #                 validation, inputs, every live table's version, rows and files), removes the
+    #                 journal, removes the staging folder.
+    #   recover()     (at every lock(), i.e. before a run does anything) a journal left by a run
+    #                 that died is applied again (roll forward: every step is idempotent, the
+    #                 _version.json markers tell which exchanges happened); without a journal the
+    #                 run's staging is deleted (roll back: nothing of it was visible).
+    JOURNAL = "_journal.json"
+    POINTER = "_current.json"
+    VERSION_FILE = "_version.json"
+
     def publish(self, run_id: str) -> list[str]:
-        """Swap every table staged by the run into place; returns the tables published.
+        """Make every table staged by the run live at once (per layer: silver, gold); returns
+        the tables published. Raises LakeAuditError, publishing nothing, when the run's
+        validation report says it failed or a staged file does not read back as written.
         Replaced versions wait in _trash for TRASH_GRACE_S (a reader may still be listing
         them), then go at a later publish."""
-        self._empty_trash()
         staging = self._staging(run_id)
-        trash = self.root / "_trash" / f"{int(time.time())}-{run_id}"
-        published = []
-        for table, (layer, _, _) in TABLES.items():
-            staged = staging / layer / table
+        tables = [t for t, (layer, _, _) in TABLES.items() if (staging / layer / t).is_dir()]
+        if not tables:
+            self.discard(run_id)
+            return []
+        self._empty_trash()
+        try:
+            validation = self._validation_of(run_id)
+            audit = self._audit(run_id, tables)
+        except LakeAuditError:
+            self.discard(run_id)
+            raise
+        crashpoint("publish:audited")
+        # a run may publish more than once (the BI tables after the panel): each publish has its id
+        publish_id = f"{int(time.time())}-{run_id}-{uuid.uuid4().hex[:6]}"
+        layers = [layer for layer in LAYER_ORDER if any(TABLES[t][0] == layer for t in tables)]
+        for layer in layers:
+            _link_tree(self.root / layer, staging / layer,
+                       skip={self.VERSION_FILE} | {t for t in tables if TABLES[t][0] == layer})
+            _write_json(staging / layer / self.VERSION_FILE, {
+                "publish_id": publish_id, "run_id": run_id,
+                "tables": {t: audit[t]["version"] for t in tables if TABLES[t][0] == layer}})
+        _fsync_tree(staging)
+        journal = {"publish_id": publish_id, "run_id": run_id, "layers": layers, "tables": tables,
+                   "validation": validation,
+                   "audit": audit, "committed_at": _utcnow()}
+        self._write_file_atomic(self.root / self.JOURNAL, lambda tmp: _write_json(tmp, journal),
+                                "journal")
+        self._apply(journal)
+        return tables
+
+    def _apply(self, journal: dict) -> None:
+        """Steps 3 of a committed publish; idempotent, so recovery can run it again."""
+        run_id, publish_id = journal["run_id"], journal["publish_id"]
+        staging = self._staging(run_id)
+        trash = self.root / "_trash" / publish_id
+        for layer in journal["layers"]:
+            staged, live, old = staging / layer, self.root / layer, trash / layer
             if staged.is_dir():
-                _swap_in(staged, self.table_dir(table), trash / layer / table)
-                published.append(table)
-        self.discard(run_id)
-        return published
+                if _marker(live, self.VERSION_FILE) == publish_id:
+                    # exchanged before the crash: the staged folder holds the replaced version
+                    old.parent.mkdir(parents=True, exist_ok=True)
+                    os.rename(staged, old)
+                else:
+                    _swap_layer(staged, live, old, f"publish:{layer}")
+            elif _marker(live, self.VERSION_FILE) != publish_id:
+                raise LakeRecoveryError(
+                    f"cannot finish the publish of run {run_id}: its staged {layer} layer "
+                    f"({staged}) is gone and {live} is not its version; the other layers are. "
+                    "Run the flow again over all sources to rebuild the tables.")
+            _fsync(self.root)
+            crashpoint(f"publish:{layer}:done")
+        pointer = {"run_id": run_id, "publish_id": publish_id,
+                   "published_at": journal.get("committed_at"), "tables_published": journal["tables"],
+                   "validation": journal.get("validation"),
+                   "inputs": self._live_inputs(), "tables": self._live_tables()}
+        self._write_file_atomic(self.root / self.POINTER, lambda tmp: _write_json(tmp, pointer),
+                                "pointer")
+        (self.root / self.JOURNAL).unlink(missing_ok=True)
+        _fsync(self.root)
+        crashpoint("publish:journal-removed")
+        shutil.rmtree(staging, ignore_errors=True)
 
     def discard(self, run_id: str) -> None:
+        """Delete what the run staged; kept when the run's publish is committed (its journal is
+        there): recovery needs it to finish that publish."""
+        journal = self._journal()
+        if journal and journal.get("run_id") == run_id:
+            return
         shutil.rmtree(self._staging(run_id), ignore_errors=True)
+
+    def current(self) -> dict | None:
+        """The pointer of the last publish (_current.json): its run, validation, inputs and the
+        version, rows and files of every live table; None before the first publish."""
+        path = self.root / self.POINTER
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def _journal(self) -> dict | None:
+        path = self.root / self.JOURNAL
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+
+    def recover(self) -> dict:
+        """Bring the lake back to a consistent state after a run that stopped half-way (killed,
+        power cut, disk full): roll a committed publish forward, delete every other staged file
+        (roll back), record the runs that died in manifests/<run_id>.json (status crashed, or
+        published when only their manifest was missing), empty the trash. Runs under the lock
+        (lock() calls it); returns what it did (also logged)."""
+        done: dict = {"rolled_forward": None, "rolled_back": [], "manifests": []}
+        journal = self._journal()
+        if journal:
+            crashpoint("recover:before-roll-forward")
+            self._apply(journal)
+            done["rolled_forward"] = journal["run_id"]
+            self._record_run(journal["run_id"], "published", done, overwrite=True, note=(
+                "the run stopped after its publish was committed; the next run's recovery "
+                "finished the publish (roll forward)"), validation=journal.get("validation"),
+                published={t: a["rows"] for t, a in journal.get("audit", {}).items()})
+        staging = self.root / "_staging"
+        for d in sorted(staging.iterdir()) if staging.is_dir() else []:
+            if d.name != "tmp":
+                done["rolled_back"].append(d.name)
+        self._clean_staging()
+        self._record_orphans(done)
+        self._empty_trash()
+        if done["rolled_forward"] or done["rolled_back"] or done["manifests"]:
+            log.warning("recovered %s: %s", self.root, json.dumps(done))
+        return done
+
+    def _clean_staging(self) -> None:
+        """Delete the staging area, except a committed publish's (recovery finishes it)."""
+        staging = self.root / "_staging"
+        journal = self._journal()
+        keep = journal.get("run_id") if journal else None
+        for d in list(staging.iterdir()) if staging.is_dir() else []:
+            if d.name != keep:
+                if d.is_dir() and not d.is_symlink():
+                    shutil.rmtree(d, ignore_errors=True)
+                else:
+                    d.unlink(missing_ok=True)
+
+    def _record_orphans(self, done: dict) -> None:
+        """manifests/<run_id>.json for runs that left files but no manifest: they died."""
+        have = {p.stem for p in (self.root / "manifests").glob("*.json")}
+        cur = self.current()
+        if cur and cur.get("run_id") and cur["run_id"] not in have:
+            self._record_run(cur["run_id"], "published", done, validation=cur.get("validation"),
+                             published={t: e["rows"] for t, e in cur.get("tables", {}).items()}, note=(
+                "the run stopped after publishing, before writing its manifest"))
+            have.add(cur["run_id"])
+        names = list(done["rolled_back"])
+        names += [p.name for p in (self.root / "validation").glob("*.json")]
+        names += [p.name for p in self.table_dir("quarantine").glob("*.parquet")]
+        seen = {m.group(0) for m in map(_RUN_ID.match, names) if m}
+        for run_id in sorted(seen - have):
+            self._record_run(run_id, "crashed", done, note=(
+                "the run stopped before publishing (killed, or the machine went down): nothing of "
+                "it reached silver or gold; its quarantine records and validation report, if any, "
+                "are kept; run the flow again"))
+
+    def _record_run(self, run_id: str, status: str, done: dict, overwrite: bool = False,
+                    note: str = "", **extra) -> None:
+        path = self.root / "manifests" / f"{run_id}.json"
+        manifest = {}
+        if path.is_file():
+            if not overwrite:
+                return
+            with contextlib.suppress(ValueError):
+                manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest.setdefault("run_id", run_id)
+        manifest.update({k: v for k, v in extra.items() if v is not None})
+        manifest.update(status=status, recovered_at=_utcnow(), recovery=note)
+        self.write_manifest(run_id, manifest)
+        done["manifests"].append(f"{run_id}: {status}")
+
+    def _validation_of(self, run_id: str) -> dict | None:
+        """The run's validation results (validation/<run_id>.json, <run_id>-<part>.json, as the
+        flow wrote them); LakeAuditError when one says it failed; None when there is none."""
+        d = self.root / "validation"
+        paths = sorted(p for p in d.glob(f"{run_id}*.json")
+                       if p.stem == run_id or p.stem.startswith(run_id + "-")) if d.is_dir() else []
+        if not paths:
+            return None
+        out = {"success": True, "reports": [], "tables": {}}
+        for path in paths:
+            report = json.loads(path.read_text(encoding="utf-8"))
+            if not report.get("success"):
+                raise LakeAuditError(f"run {run_id} did not pass validation ({path}): refusing to "
+                                     "publish it")
+            out["reports"].append(path.relative_to(self.root).as_posix())
+            out["tables"].update(report.get("tables") or {})
+        n = sum((t or {}).get("expectations", 0) for t in out["tables"].values())
+        out["summary"] = f"validation passed: {n} expectations on {len(out['tables'])} tables"
+        return out
+
+    def _audit(self, run_id: str, tables: list[str]) -> dict:
+        """Read every staged table back: one version per table, its schema, its rows' digest equal
+        to the digest its files are named by, unique keys. -> {table: {version, rows, files}}"""
+        out = {}
+        for t in tables:
+            layer, schema, part = TABLES[t]
+            d = self._staging(run_id) / layer / t
+            files = sorted(d.rglob("*.parquet"))
+            versions = {_version_of(f) for f in files}
+            where = f"staged table {t} of run {run_id}"
+            if len(versions) != 1 or "" in versions:
+                raise LakeAuditError(f"{where}: its files are not one version: "
+                                     f"{sorted(f.name for f in files)}")
+            version = versions.pop()
+            try:
+                data = _read_dir(d, t, files)
+            except (OSError, ValueError, pa.ArrowException) as e:
+                raise LakeAuditError(f"{where} does not read back: {e}") from e
+            data = sort_rows(t, data).combine_chunks()
+            if _digest(data) != version:
+                raise LakeAuditError(f"{where}: its rows read back differ from what was written "
+                                     f"(digest {_digest(data)} != {version})")
+            dupes = _duplicate_keys(t, data)
+            if dupes:
+                raise LakeAuditError(f"{where}: {dupes} key(s) {KEYS[t]} occur more than once")
+            out[t] = {"version": version, "rows": data.num_rows,
+                      "files": [f.relative_to(d).as_posix() for f in files]}
+        return out
+
+    def _live_tables(self) -> dict:
+        """{table: {version, rows, files}} of every live silver / gold table."""
+        out = {}
+        for t, (layer, _, _) in TABLES.items():
+            d = self.table_dir(t)
+            if layer not in LAYER_ORDER or not d.is_dir():
+                continue
+            files = sorted(d.rglob("*.parquet"))
+            out[t] = {"version": ",".join(sorted({_version_of(f) for f in files})),
+                      "rows": sum(pq.read_metadata(f).num_rows for f in files),
+                      "files": [f.relative_to(self.root).as_posix() for f in files]}
+        return out
+
+    def _live_inputs(self) -> list[dict]:
+        """(source_name, sha256) of every source whose rows are live (from silver reports)."""
+        d = self.table_dir("reports")
+        files = sorted(d.rglob("*.parquet")) if d.is_dir() else []
+        if not files:
+            return []
+        t = pa.concat_tables([pq.read_table(f, columns=["source_name", "sha256"]) for f in files])
+        pairs = sorted(set(zip(t["source_name"].to_pylist(), t["sha256"].to_pylist())))
+        return [{"source_name": n, "sha256": s} for n, s in pairs]
 
     def _empty_trash(self) -> None:
         d = self.root / "_trash"
@@ -222,13 +610,14 @@ class Lake:
 
         data = to_table("quarantine", rows)
         path = self.table_dir("quarantine") / f"{run_id}-{stage}.parquet"
-        return self._write_file_atomic(path, lambda tmp: pq.write_table(data, tmp))
+        return self._write_file_atomic(path, lambda tmp: pq.write_table(data, tmp), "quarantine")
 
     def write_text(self, folder: str, name: str, text: str) -> Path:
         """A small report file: folder is one of validation, manifests."""
         assert folder in ("validation", "manifests"), folder
         path = self.root / folder / name
-        return self._write_file_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        return self._write_file_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"),
+                                       folder.rstrip("s"))
 
     def write_manifest(self, run_id: str, manifest: dict) -> Path:
         text = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True, default=str)
@@ -237,6 +626,39 @@ class Lake:
     def manifests(self) -> list[dict]:
         d = self.root / "manifests"
         return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(d.glob("*.json"))]
+
+    def read_text(self, folder: str, name: str) -> str | None:
+        """A file written by write_text (validation, manifests); None when there is none."""
+        path = self.root / folder / name
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+    def text_names(self, folder: str, suffix: str = ".json") -> list[str]:
+        """Names of the files of a folder written by write_text, sorted (run ids sort by time)."""
+        d = self.root / folder
+        return sorted(p.name for p in d.glob(f"*{suffix}")) if d.is_dir() else []
+
+    # ---- reports: the HTML report and GX Data Docs, rewritten by every run ----------------------
+    def report_url(self, name: str = "index.html") -> str:
+        """Where a reader opens <root>/reports/<name> (a file:// URL for a local lake)."""
+        return (self.root / "reports" / name).resolve().as_uri()
+
+    def write_report(self, name: str, text: str) -> Path:
+        """<root>/reports/<name> (the HTML report), replaced atomically."""
+        path = self.root / "reports" / name
+        return self._write_file_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def publish_report_dir(self, run_id: str, src: str | os.PathLike, name: str) -> Path:
+        """Replace the folder <root>/reports/<name>/ (GX Data Docs) by a copy of the local
+        folder src: staged, then swapped in whole like a table."""
+        staged = self._staging(run_id) / "reports" / name
+        shutil.rmtree(staged, ignore_errors=True)
+        shutil.copytree(src, staged)
+        live = self.root / "reports" / name
+        try:
+            _swap_in(staged, live, self.root / "_trash" / f"{int(time.time())}-{run_id}" / "reports" / name)
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
+        return live
 
 
 def _digest(data: pa.Table) -> str:
@@ -304,3 +726,357 @@ def _swap_in(staged: Path, live: Path, old: Path) -> None:
     else:  # two renames: for an instant the table is absent, never half-written
         os.rename(live, old)
         os.rename(staged, live)
+
+
+# ---- helpers of the publish protocol -------------------------------------------------------
+def _utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file (or a folder's entries) to disk: a renamed file must not come back empty
+    after a power cut. Best effort where the OS cannot fsync a folder."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            _fsync(Path(dirpath) / f)
+        _fsync(Path(dirpath))
+
+
+def _write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True, default=str) + "\n",
+                    encoding="utf-8")
+
+
+def _marker(layer_dir: Path, name: str) -> str | None:
+    """The publish that made a layer folder (its _version.json), or None."""
+    try:
+        return json.loads((layer_dir / name).read_text(encoding="utf-8")).get("publish_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _link_tree(src: Path, dst: Path, skip: set[str] = frozenset()) -> None:
+    """Complete dst with every entry of src not in `skip` (top level) and not already in dst:
+    files as hard links (the same bytes, not rewritten; a copy where links are impossible)."""
+    if not src.is_dir():
+        return
+    dst.mkdir(parents=True, exist_ok=True)
+    for entry in os.scandir(src):
+        if entry.name in skip or (dst / entry.name).exists():
+            continue
+        target = dst / entry.name
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), target)
+        elif entry.is_dir():
+            _link_tree(Path(entry.path), target)
+        else:
+            try:
+                os.link(entry.path, target)
+            except OSError:
+                shutil.copy2(entry.path, target)
+
+
+def _swap_layer(staged: Path, live: Path, old: Path, point: str) -> None:
+    """Put the folder `staged` at `live` in one atomic exchange; the previous `live` ends at `old`.
+    Without an exchange (not Linux): two renames, the layer absent for an instant (never mixed)."""
+    live.parent.mkdir(parents=True, exist_ok=True)
+    if not live.exists():
+        os.rename(staged, live)
+        crashpoint(f"{point}:exchanged")
+        return
+    old.parent.mkdir(parents=True, exist_ok=True)
+    if _exchange(staged, live):
+        crashpoint(f"{point}:exchanged")
+        os.rename(staged, old)  # staged now holds the previous layer
+    else:
+        os.rename(live, old)
+        crashpoint(f"{point}:half-swapped")
+        os.rename(staged, live)
+
+
+def _read_dir(d: Path, table: str, files: list[Path]) -> pa.Table:
+    """The files of one table folder as a table of its schema."""
+    _, schema, part = TABLES[table]
+    partitioning = ds.partitioning(pa.schema([schema.field(part)]), flavor="hive") if part else None
+    written = pq.read_schema(files[0])
+    missing = [n for n in schema.names if n != part and n not in written.names]
+    if missing:
+        raise ValueError(f"missing column(s) {', '.join(missing)}")
+    dataset = ds.dataset([str(f) for f in files], format="parquet", partitioning=partitioning,
+                         partition_base_dir=str(d), schema=schema)
+    return dataset.to_table().select(schema.names).cast(schema)
+
+
+def _duplicate_keys(table: str, data: pa.Table) -> int:
+    """How many keys of the table occur more than once (rows with a null key part aside)."""
+    import pyarrow.compute as pc
+
+    keys = list(KEYS.get(table, ()))
+    if not keys or data.num_rows < 2:
+        return 0
+    sub = data.select(keys)
+    for k in keys:
+        sub = sub.filter(pc.is_valid(sub[k]))
+    counts = sub.group_by(keys).aggregate([([], "count_all")])
+    return int(pc.sum(pc.greater(counts["count_all"], 1)).as_py() or 0)
+
+
+# ---- a lake on object storage ----------------------------------------------------------------
+class ObjectStoreLake(Lake):
+    """The same lake on an fsspec filesystem (s3://bucket/prefix, memory://..., gs://...).
+
+    Object stores have no rename, so a table is never swapped in by moving folders. Table files
+    are written once, under content-named keys (part-<digest>-<i>.parquet, the same layout as a
+    local lake), and the live version of EVERY table is named by one pointer object,
+    <root>/_current.json ({table: {version, files}}). Publishing writes the new versions' files
+    first and then replaces the pointer with a single PUT, which S3 makes visible whole: a reader
+    that follows the pointer (read_table, table_files) sees all tables of one publish or all of the
+    previous one. Files of replaced versions stay for TRASH_GRACE_S (readers still holding the old
+    pointer), then a later publish deletes them. A glob over a table folder may therefore see
+    several versions for a while: read through the pointer. The lock is an object created with a
+    conditional PUT (If-None-Match: *) that expires after LOCK_LEASE_S when its holder died."""
+
+    POINTER = "_current.json"
+    LOCK_LEASE_S = 3600
+
+    def __init__(self, root: str = "lake"):
+        import fsspec
+        from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+        self.url = root.rstrip("/")
+        self.fs, self.base = fsspec.core.url_to_fs(self.url)
+        self.base = self.base.rstrip("/")
+        self.pafs = PyFileSystem(FSSpecHandler(self.fs))
+        self.root = self.url
+        self._staged: dict[str, dict[str, dict]] = {}   # run_id -> table -> {version, files}
+
+    def __repr__(self) -> str:
+        return f"Lake({self.url!r})"
+
+    def location(self) -> str:
+        return self.url
+
+    def results_dir(self) -> Path:
+        base = Path(os.environ.get("GWR_RESULTS_DIR") or Path.home() / ".cache" / "gwr-lake" / "results")
+        return (base / hashlib.sha256(self.url.encode()).hexdigest()[:16]).resolve()
+
+    def _key(self, *parts: str) -> str:
+        return "/".join([self.base, *parts])
+
+    def table_dir(self, table: str) -> str:
+        layer = TABLES[table][0]
+        return self.url + "/" + (layer if table == "quarantine" else f"{layer}/{table}")
+
+    def _table_key(self, table: str) -> str:
+        layer = TABLES[table][0]
+        return self._key(layer) if table == "quarantine" else self._key(layer, table)
+
+    def _put(self, key: str, data: bytes) -> str:
+        with self.fs.open(key, "wb") as fh:  # one PUT: the object appears whole or not at all
+            fh.write(data)
+        return key
+
+    # ---- the lock: a lease object created only when absent ---------------------------------
+    @contextlib.contextmanager
+    def lock(self):
+        key = self._key(".lock")
+        token = uuid.uuid4().hex
+        body = json.dumps({"token": token, "host": os.uname().nodename, "pid": os.getpid(),
+                           "expires": time.time() + self.LOCK_LEASE_S}).encode()
+        if not self._create_exclusive(key, body):
+            try:
+                held = json.loads(self.fs.cat_file(key))
+            except (FileNotFoundError, ValueError):
+                held = {"expires": 0}
+            if held.get("expires", 0) > time.time() or not self._steal(key, body):
+                raise LakeBusy(f"another run is writing to {self.url} (lock {self.url}/.lock, "
+                               f"held by {held.get('host')} pid {held.get('pid')})")
+        try:
+            yield self
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                if json.loads(self.fs.cat_file(key)).get("token") == token:
+                    self.fs.rm_file(key)
+
+    def _create_exclusive(self, key: str, body: bytes) -> bool:
+        bucket, _, path = key.partition("/")
+        if type(self.fs).__name__ == "S3FileSystem":
+            try:
+                self.fs.call_s3("put_object", Bucket=bucket, Key=path, Body=body, IfNoneMatch="*")
+                return True
+            except FileExistsError:  # s3fs's name for 412 Precondition Failed
+                return False
+            except Exception as e:  # noqa: BLE001 - botocore's PreconditionFailed, however wrapped
+                if "PreconditionFailed" in repr(e) or "412" in str(e) or "Precondition" in str(e):
+                    return False
+                raise
+        if self.fs.exists(key):  # no conditional write here: best effort
+            return False
+        self._put(key, body)
+        return True
+
+    def _steal(self, key: str, body: bytes) -> bool:
+        """Take over an expired lease (its holder died)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(key)
+        return self._create_exclusive(key, body)
+
+    # ---- bronze ------------------------------------------------------------------------------
+    def _bronze_path(self, sha256: str) -> str:
+        return self._key("bronze", "source_items", f"{sha256}.parquet")
+
+    def has_bronze(self, sha256: str) -> bool:
+        return self.fs.exists(self._bronze_path(sha256))
+
+    def write_bronze(self, sha256: str, table: pa.Table) -> bool:
+        key = self._bronze_path(sha256)
+        if self.fs.exists(key):
+            return False
+        pq.write_table(table.cast(TABLES["source_items"][1]), key, filesystem=self.pafs)
+        return True
+
+    def read_bronze(self, sha256: str) -> pa.Table:
+        return pq.read_table(self._bronze_path(sha256), filesystem=self.pafs).cast(
+            TABLES["source_items"][1])
+
+    # ---- whole tables through the pointer -----------------------------------------------------
+    def _pointer(self) -> dict:
+        try:
+            return json.loads(self.fs.cat_file(self._key(self.POINTER)))
+        except FileNotFoundError:
+            return {"tables": {}, "retired": []}
+
+    def table_files(self, table: str) -> list[str]:
+        """The live files of a table (URLs), as named by the pointer."""
+        entry = self._pointer()["tables"].get(table)
+        return [f"{self.url}/{f}" for f in entry["files"]] if entry else []
+
+    def read_table(self, table: str) -> pa.Table:
+        _, schema, part = TABLES[table]
+        entry = self._pointer()["tables"].get(table)
+        if not entry or not entry["files"]:
+            return schema.empty_table()
+        partitioning = (ds.partitioning(pa.schema([schema.field(part)]), flavor="hive")
+                        if part else None)
+        files = [self._key(f) for f in entry["files"]]
+        dataset = ds.dataset(files, format="parquet", filesystem=self.pafs, schema=schema,
+                             partitioning=partitioning, partition_base_dir=self._table_key(table))
+        return dataset.to_table().select(schema.names).cast(schema)
+
+    def stage(self, run_id: str, table: str, data: pa.Table) -> str | None:
+        """Write the table's files under their final, content-named keys (invisible to readers
+        of the pointer until publish). None when the live version already holds these rows."""
+        layer, schema, part = TABLES[table]
+        data = sort_rows(table, data.select(schema.names).cast(schema)).combine_chunks()
+        version = _digest(data)
+        if self._pointer()["tables"].get(table, {}).get("version") == version:
+            return None
+        out = self._table_key(table)
+        written: list[str] = []
+
+        def visit(f):
+            written.append(f.path)
+
+        if part and data.num_rows:
+            ds.write_dataset(
+                data, out, format="parquet", filesystem=self.pafs,
+                partitioning=ds.partitioning(pa.schema([schema.field(part)]), flavor="hive"),
+                basename_template=f"part-{version}-{{i}}.parquet",
+                existing_data_behavior="overwrite_or_ignore", file_visitor=visit)
+        else:
+            key = f"{out}/part-{version}-0.parquet"
+            pq.write_table(data, key, filesystem=self.pafs)
+            written.append(key)
+        rel = sorted(w[len(self.base) + 1:] for w in written)
+        self._staged.setdefault(run_id, {})[table] = {"version": version, "files": rel}
+        return out
+
+    def publish(self, run_id: str) -> list[str]:
+        """One PUT of the pointer makes every table staged by the run live at once."""
+        staged = self._staged.pop(run_id, {})
+        if not staged:
+            return []
+        pointer = self._pointer()
+        now = time.time()
+        keep = {f for e in pointer["tables"].values() for f in e["files"]}
+        retired = []
+        for r in pointer.get("retired", []):  # versions replaced earlier: gone after the grace
+            if now - r["at"] > TRASH_GRACE_S:
+                for f in set(r["files"]) - keep - {f for e in staged.values() for f in e["files"]}:
+                    with contextlib.suppress(FileNotFoundError):
+                        self.fs.rm_file(self._key(f))
+            else:
+                retired.append(r)
+        for table, entry in staged.items():
+            old = pointer["tables"].get(table)
+            if old:
+                retired.append({"table": table, "files": old["files"], "at": now})
+            pointer["tables"][table] = entry
+        pointer.update(retired=retired, run_id=run_id, published_at=now)
+        self._put(self._key(self.POINTER), json.dumps(pointer, indent=1).encode())
+        return sorted(staged)
+
+    def discard(self, run_id: str) -> None:
+        """Delete the files of a run that was staged but not published."""
+        live = {f for e in self._pointer()["tables"].values() for f in e["files"]}
+        for entry in self._staged.pop(run_id, {}).values():
+            for f in set(entry["files"]) - live:
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm_file(self._key(f))
+
+    # ---- logs --------------------------------------------------------------------------------
+    def write_quarantine(self, run_id: str, stage: str, rows: list[dict]) -> str | None:
+        if not rows:
+            return None
+        from .schemas import to_table
+
+        key = self._key("quarantine", f"{run_id}-{stage}.parquet")
+        pq.write_table(to_table("quarantine", rows), key, filesystem=self.pafs)
+        return self.url + key[len(self.base):]
+
+    def write_text(self, folder: str, name: str, text: str) -> str:
+        assert folder in ("validation", "manifests"), folder
+        key = self._put(self._key(folder, name), text.encode("utf-8"))
+        return self.url + key[len(self.base):]
+
+    def manifests(self) -> list[dict]:
+        keys = sorted(self.fs.glob(self._key("manifests", "*.json")))
+        return [json.loads(self.fs.cat_file(k)) for k in keys]
+
+    def read_text(self, folder: str, name: str) -> str | None:
+        try:
+            return self.fs.cat_file(self._key(folder, name)).decode("utf-8")
+        except FileNotFoundError:
+            return None
+
+    def text_names(self, folder: str, suffix: str = ".json") -> list[str]:
+        return sorted(k.rsplit("/", 1)[-1] for k in self.fs.glob(self._key(folder, f"*{suffix}")))
+
+    # ---- reports (objects, replaced one by one: a reader may see a mix for an instant) ---------
+    def report_url(self, name: str = "index.html") -> str:
+        return f"{self.url}/reports/{name}"
+
+    def write_report(self, name: str, text: str) -> str:
+        key = self._put(self._key("reports", name), text.encode("utf-8"))
+        return self.url + key[len(self.base):]
+
+    def publish_report_dir(self, run_id: str, src: str | os.PathLike, name: str) -> str:
+        key = self._key("reports", name)
+        if self.fs.exists(key):
+            self.fs.rm(key, recursive=True)
+        self.fs.put(str(src).rstrip("/") + "/", key, recursive=True)
+        return self.url + key[len(self.base):]

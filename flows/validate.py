@@ -1,7 +1,11 @@
-"""Validate a batch of tables with the Great Expectations suites kept in expectations/<table>.json.
+"""Validate a batch of tables with the Great Expectations suites kept in expectations/<table>.json,
+and render GX Data Docs (static HTML) of the results.
 
-great_expectations is imported here only, inside validate_tables(): it costs seconds and
-hundreds of MB, and nothing else needs it.
+great_expectations is imported here only, inside the functions: it costs seconds and hundreds of
+MB, and nothing else needs it. Neither function knows the lake: validate_tables returns the
+results (each table's GX result as JSON in ValidationReport.gx_results, which the flow stores in
+<lake>/validation/<run_id>.json), build_data_docs writes a site into a folder it is given (the
+flow hands that folder to flows/lake.py, which publishes it as <lake>/reports/data_docs/).
 """
 from __future__ import annotations
 
@@ -52,6 +56,7 @@ class ValidationReport:
     success: bool
     tables: dict = field(default_factory=dict)   # table -> {rows, expectations, failed}
     failures: list[Failure] = field(default_factory=list)
+    gx_results: dict = field(default_factory=dict)  # table -> GX result JSON, for Data Docs
 
     def summary(self) -> str:
         if self.success:
@@ -67,7 +72,7 @@ class ValidationReport:
 
     def to_dict(self) -> dict:
         return {"success": self.success, "tables": self.tables,
-                "failures": [asdict(f) for f in self.failures]}
+                "failures": [asdict(f) for f in self.failures], "gx_results": self.gx_results}
 
     def to_markdown(self, run_id: str = "") -> str:
         out = [f"# Validation {run_id}".rstrip(), "",
@@ -88,14 +93,12 @@ def load_suite(table: str, suites_dir: str | os.PathLike | None = None) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def validate_tables(tables: dict[str, pa.Table],
-                    suites_dir: str | os.PathLike | None = None) -> ValidationReport:
-    """Run the suite of every table on it; one report for the whole batch."""
+def _context():
+    """A quiet, in-memory GX context (no progress bars, no analytics)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import logging
 
     import great_expectations as gx
-    from great_expectations.core import ExpectationSuite
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     for name in ("great_expectations", "great_expectations.data_context.types.base"):
@@ -103,6 +106,15 @@ def validate_tables(tables: dict[str, pa.Table],
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return context
+
+
+def validate_tables(tables: dict[str, pa.Table],
+                    suites_dir: str | os.PathLike | None = None) -> ValidationReport:
+    """Run the suite of every table on it; one report for the whole batch."""
+    from great_expectations.core import ExpectationSuite
+
+    context = _context()
     source = context.data_sources.add_pandas("gwr_lake")
 
     report = ValidationReport(success=True)
@@ -137,8 +149,60 @@ def validate_tables(tables: dict[str, pa.Table],
             ))
         report.tables[table] = {"rows": data.num_rows, "expectations": len(result.results),
                                 "failed": failed}
+        report.gx_results[table] = _plain(result.to_json_dict())
         report.success = report.success and bool(result.success)
     return report
+
+
+def build_data_docs(results: list[tuple[str, str, dict]], out_dir: str | os.PathLike,
+                    suites_dir: str | os.PathLike | None = None) -> Path:
+    """GX Data Docs of validation results: (run_id, table, GX result as JSON) triples, e.g. from
+    ValidationReport.gx_results of several runs. Writes a static site into out_dir (an index of
+    the suites and of every result, a page per result) and returns its index.html. The pages load
+    their CSS and JS from CDNs (GX's templates): offline they are readable but unstyled."""
+    from great_expectations.core import ExpectationSuite
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResultSchema)
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier, ValidationResultIdentifier)
+
+    out = Path(out_dir).resolve()
+    context = _context()
+    context.add_data_docs_site("gwr_lake", {
+        "class_name": "SiteBuilder", "show_how_to_buttons": False,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(out)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    })
+    suites = set()
+    for run_id, table, raw in results:
+        if table not in suites:
+            try:
+                context.suites.add(ExpectationSuite(**load_suite(table, suites_dir)))
+            except FileNotFoundError:
+                pass  # a result of a table whose suite is gone: the result page is still built
+            suites.add(table)
+        try:
+            result = ExpectationSuiteValidationResultSchema().load(raw)
+        except Exception:  # noqa: BLE001 - a result GX cannot read back (another version): skip it
+            continue
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=table),
+            run_id=RunIdentifier(run_name=run_id, run_time=_run_time(run_id)),
+            batch_identifier=table)
+        context.validation_results_store.set(key, result)
+    context.build_data_docs(site_names=["gwr_lake"])
+    return out / "index.html"
+
+
+def _run_time(run_id: str):
+    """The time a run id starts with (20260101T120000Z-...), else now (UTC)."""
+    from datetime import datetime, timezone
+
+    try:
+        return datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return datetime.now(timezone.utc)
 
 
 def _plain(x):

@@ -1,0 +1,137 @@
+"""Stage 5, for the analyst: BI tables, the HTML report and GX Data Docs, right after publish.
+
+    publish_bi   indicator_wide and target_attainment (flows/bi.py) from the WHOLE published
+                 panel, every source in the lake (a target of 2012 is in hailar_2012.txt, its
+                 actual in hailar_2013.txt), checked with their GX suites
+                 (expectations/indicator_wide.json, target_attainment.json) and published only
+                 when they pass, swapped in like the other tables
+    the report   <lake>/reports/index.html (flows/report.py) and <lake>/reports/data_docs/ (GX
+                 Data Docs of this run's validations and of the runs before), written by every
+                 run, failed or not, and linked from the Prefect run (markdown artifact
+                 gwr-lake-report: links and paths)
+
+The BI tables are a second publish after the panel's: for an instant a reader may see the new
+panel beside the previous BI tables, never a half-written table.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from .lake import Lake
+
+DATA_DOCS_RUNS = 10   # Data Docs show the validations of this many last runs
+
+
+class BIValidationFailed(RuntimeError):
+    pass
+
+
+@task(name="publish-bi", cache_policy=NO_CACHE, persist_result=False)
+def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None = None,
+               publish: bool = True) -> dict:
+    """BI tables from the whole published panel (when `publish`), then the report and the Data
+    Docs (always). Raises BIValidationFailed, after writing the report, when a BI suite fails:
+    the previous BI tables stay."""
+    from .bi import BI_TABLES, bi_tables
+    from .validate import validate_tables
+
+    logger = get_run_logger()
+    lk = Lake(lake)
+    out: dict = {}
+    bi_suites = expectations
+    if expectations and not all((Path(expectations) / f"{t}.json").is_file() for t in BI_TABLES):
+        logger.warning("%s has no suite for %s: using the repository's", expectations,
+                       " and ".join(BI_TABLES))
+        bi_suites = None
+    check = None
+    try:
+        if publish:
+            tables = bi_tables(lk.read_table("indicator_panel"))
+            report = validate_tables(tables, bi_suites)
+            check = report.to_dict()
+            json_path = lk.write_text("validation", f"{run_id}-bi.json",
+                                      json.dumps(check, ensure_ascii=False, indent=2, default=str))
+            md_path = lk.write_text("validation", f"{run_id}-bi.md",
+                                    report.to_markdown(f"{run_id} (BI tables)"))
+            out["validation"] = {"success": report.success, "summary": report.summary(),
+                                 "json": str(json_path), "markdown": str(md_path)}
+            (logger.info if report.success else logger.error)("BI tables: %s", report.summary())
+            if report.success:
+                rewritten = []
+                try:
+                    for name, table in tables.items():
+                        if lk.stage(run_id, name, table) is not None:
+                            rewritten.append(name)
+                    lk.publish(run_id)
+                finally:
+                    lk.discard(run_id)
+                out.update(rows={n: t.num_rows for n, t in tables.items()}, rewritten=rewritten)
+                logger.info("published %s; rewritten: %s",
+                            ", ".join(f"{k}={v}" for k, v in out["rows"].items()),
+                            ", ".join(rewritten) or "none (no table changed)")
+    finally:
+        try:
+            out["report"] = write_report(lk, run_id, summary, check, expectations)
+        except Exception as exc:  # noqa: BLE001 - the tables are published: say it, go on
+            logger.error("report not written: %s: %s", type(exc).__name__, exc, exc_info=True)
+            out["report"] = None
+        logger.info("report: %s", out["report"])
+    if check is not None and not check["success"]:
+        raise BIValidationFailed(f"BI tables: {out['validation']['summary']} -- the previous BI "
+                                 f"tables stay; full report: {out['validation']['markdown']}")
+    return out
+
+
+def write_report(lk: Lake, run_id: str, summary: dict, bi_check: dict | None,
+                 expectations: str | None = None) -> str:
+    """Data Docs and reports/index.html of the lake as it is now; a link artifact to them.
+    Returns the report's URL."""
+    from .report import render_report
+    from .validate import build_data_docs
+
+    runs = [n[:-len(".json")] for n in lk.text_names("validation", ".json")]
+    results = []
+    for name in runs[-2 * DATA_DOCS_RUNS:]:   # <run_id>.json and <run_id>-bi.json per run
+        text = lk.read_text("validation", name + ".json")
+        rid = name.removesuffix("-bi")
+        for table, raw in (json.loads(text).get("gx_results") or {}).items() if text else ():
+            results.append((rid, table, raw))
+    with tempfile.TemporaryDirectory(prefix="gwr-data-docs-") as tmp:
+        build_data_docs(results, tmp, expectations)
+        lk.publish_report_dir(run_id, tmp, "data_docs")
+
+    batch_text = lk.read_text("validation", f"{run_id}.json")
+    status = summary.get("status", "")
+    if status == "running":   # the run is being published
+        status = "published" if summary.get("published") is not None else "running"
+        if bi_check is not None and not bi_check["success"]:
+            status = "failed_validation (BI tables)"
+    links = {"Great Expectations Data Docs": "data_docs/index.html"}
+    if batch_text:
+        links["this run's validation (batch)"] = f"../validation/{run_id}.md"
+    if bi_check is not None:
+        links["this run's validation (BI tables)"] = f"../validation/{run_id}-bi.md"
+    earlier = [m for m in lk.manifests() if m.get("run_id") != run_id]
+    page = render_report(
+        lk.read_table("indicator_panel"), lk.read_table("target_attainment"),
+        run=dict(summary, status=status),
+        checks=[("batch: this run's new rows", json.loads(batch_text) if batch_text else None),
+                ("BI tables: indicator_wide, target_attainment", bi_check)],
+        runs=earlier + [dict(summary, status=status)], links=links, lake=lk.location())
+    lk.write_report("index.html", page)
+    url, docs = lk.report_url("index.html"), lk.report_url("data_docs/index.html")
+    create_markdown_artifact(
+        key="gwr-lake-report", description=f"run {run_id}: the HTML report and the GX Data Docs",
+        markdown=(f"## gwr-lake report, run {run_id}: {status}\n\n"
+                  f"- [HTML report]({url}): actual vs target charts per region, every value with "
+                  f"its evidence, what validation said\n"
+                  f"- [Great Expectations Data Docs]({docs})\n\n"
+                  f"Open in a browser (a browser may not follow file:// links from this page: "
+                  f"copy the address):\n\n    {url}\n"))
+    return url

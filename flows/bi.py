@@ -1,0 +1,99 @@
+"""Gold for BI, from the whole indicator panel. Pure: Arrow tables in, Arrow tables out; no
+Prefect, no files (flows/lake.py writes them, the flow validates them first).
+
+    indicator_wide      one row per (region, year, kind), one column per indicator x measure x
+                        unit, named with the normalized unit: gdp_level_yuan, gdp_growth_pct,
+                        grain_output_level_tonne, fdi_level_usd ... (flows/schemas.py lists them)
+    target_attainment   the target set for year Y beside the actual reported for Y
+                        (flows/core/attainment.py)
+
+Both need the panel of every source in the lake, not one run's batch: the target of 2012 is in
+hailar_2012.txt and its actual in hailar_2013.txt.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+
+from .core.attainment import _doc, target_attainment
+from .core.model import PanelRow, as_dicts, column_names
+from .schemas import to_table, wide_value_columns
+
+BI_TABLES = ("indicator_wide", "target_attainment")
+
+
+class WideColumnMissing(ValueError):
+    """A panel value whose (indicator, measure, unit) has no indicator_wide column."""
+
+
+def panel_rows(panel: pa.Table) -> list[PanelRow]:
+    """An indicator_panel table -> PanelRows, in a fixed order (the panel's key)."""
+    names = column_names(PanelRow)
+    rows = [PanelRow(**{n: r[n] for n in names}) for r in panel.select(names).to_pylist()]
+    rows.sort(key=lambda r: (r.source_name, r.doc_index, r.indicator, r.kind, r.measure))
+    return rows
+
+
+def _column(cols: dict, r: PanelRow) -> str | None:
+    col = cols.get((r.indicator, r.measure, r.unit))
+    if col is None and r.status == "no_target":  # an absent target may carry no unit
+        col = next((c for (i, m, _), c in cols.items() if i == r.indicator and m == r.measure), None)
+    return col
+
+
+def indicator_wide(panel: pa.Table) -> pa.Table:
+    """The panel pivoted: one row per (region, year, kind). Where two reports give a value for
+    the same cell (a re-published report), the final figure beats an estimate (预计), then the
+    first source in name order wins, as in target_attainment. Rows without a region or year
+    cannot be placed and are left out."""
+    cols = wide_value_columns()
+    best: dict[tuple, dict[str, PanelRow]] = {}
+    meta: dict[tuple, dict] = {}
+    absent: dict[tuple, dict[str, str]] = {}
+    for r in panel_rows(panel):
+        if not r.region or r.year is None:
+            continue
+        key = (r.region, r.year, r.kind)
+        m = meta.setdefault(key, {"region": r.region, "year": r.year, "kind": r.kind,
+                                  "tier": None, "province": None})
+        m["tier"] = m["tier"] or r.tier
+        m["province"] = m["province"] or r.province
+        col = _column(cols, r)
+        if col is None:
+            raise WideColumnMissing(
+                f"indicator_wide has no column for {r.indicator} {r.measure} in {r.unit!r} "
+                f"({_doc(r)}: {r.quote}); add the unit to flows/vocab/indicators.csv or "
+                "flows/schemas.py wide_value_columns()")
+        if r.status != "reported" or r.value is None:
+            absent.setdefault(key, {}).setdefault(col, _doc(r))
+            continue
+        cells = best.setdefault(key, {})
+        if col not in cells or (r.estimate, r.source_name, r.doc_index) < \
+                (cells[col].estimate, cells[col].source_name, cells[col].doc_index):
+            cells[col] = r
+    out = []
+    for key in sorted(meta):
+        cells = best.get(key, {})
+        no_target = {c: d for c, d in absent.get(key, {}).items() if c not in cells}
+        row = dict(meta[key])
+        row.update({c: r.value for c, r in cells.items()})
+        row.update(n_values=len(cells), estimate=any(r.estimate for r in cells.values()),
+                   no_target=",".join(c for c in cols.values() if c in no_target) or None,
+                   sources=",".join(sorted({_doc(r) for r in cells.values()} | set(no_target.values()),
+                                           key=_doc_order)))
+        out.append(row)
+    return to_table("indicator_wide", out)
+
+
+def _doc_order(doc: str) -> tuple[str, int]:
+    stem, _, n = doc.rpartition("#")
+    return stem, int(n) if n.isdigit() else 0
+
+
+def attainment(panel: pa.Table) -> pa.Table:
+    """target_attainment of the whole panel, as a table of flows/schemas.py's schema."""
+    return to_table("target_attainment", as_dicts(target_attainment(panel_rows(panel))))
+
+
+def bi_tables(panel: pa.Table) -> dict[str, pa.Table]:
+    """Every BI table of a panel: {table name: Arrow table}."""
+    return {"indicator_wide": indicator_wide(panel), "target_attainment": attainment(panel)}

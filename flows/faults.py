@@ -1,0 +1,48 @@
+"""Named crash points, for the crash tests (tests/test_crash.py).
+
+    crashpoint("publish:gold:exchanged")
+
+kills the process with SIGKILL (no cleanup, no finally, no atexit: as a power cut or the OOM
+killer would) when the environment variable GWR_CRASH_AT names that point; otherwise it does
+nothing (one string comparison). GWR_CRASH_AT=name#N kills at the N-th time the point is
+reached (e.g. bronze:written#2: after the first of several bronze files is written).
+
+The points live in flows/lake.py, inside every write and between the steps of a publish; the
+list of points the crash tests kill at is in tests/test_crash.py.
+"""
+from __future__ import annotations
+
+import os
+import signal
+
+ENV = "GWR_CRASH_AT"
+
+_UNSET = object()
+_target: object = _UNSET      # (name, n) or None, read from the environment at the first call
+_hits = 0
+
+
+def crashpoint(name: str) -> None:
+    """SIGKILL this process if GWR_CRASH_AT names this point (and its count is reached)."""
+    global _target, _hits
+    if _target is _UNSET:
+        _target = _parse(os.environ.get(ENV))
+    if _target is None or _target[0] != name:
+        return
+    _hits += 1
+    if _hits >= _target[1]:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _parse(value: str | None):
+    if not value:
+        return None
+    name, _, n = value.partition("#")
+    return name, int(n) if n.isdigit() and int(n) > 0 else 1
+
+
+def reset() -> None:
+    """Read GWR_CRASH_AT again at the next crashpoint (for a process that changed it, e.g. a
+    forked child)."""
+    global _target, _hits
+    _target, _hits = _UNSET, 0
