@@ -11,7 +11,6 @@ UTF-16 included) is published; nothing is opened or written outside the source a
 from __future__ import annotations
 
 import collections
-import json
 import os
 import sys
 import threading
