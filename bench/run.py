@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -100,51 +99,21 @@ def make_corpus(n: int, where: Path, per_file: int = 10) -> Path:
 # ---- goals 2, 3, 5: flow runs in this process ----------------------------------------------
 @contextlib.contextmanager
 def prefect_server(where: Path):
-    """A real `prefect server start` on 127.0.0.1 for the whole suite: Dask worker processes
-    need a server they can reach (PREFECT_API_URL), and its start-up is paid once."""
-    import socket
-    import urllib.request
+    """One real server for the whole suite (Dask worker processes need one they can reach); the
+    process's environment points at it while it runs."""
+    from flows.localserver import prefect_server as start
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    home = where / "prefect-home"
-    home.mkdir(parents=True, exist_ok=True)
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_API_URL=f"{url}/api")
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    t0 = time.perf_counter()
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.perf_counter() - t0 > 180:
-                raise RuntimeError("prefect server did not start: see " + str(home / "server.log"))
-            time.sleep(0.3)
+    with start(where / "prefect-home") as (api, _ui, started, env):
         saved = {k: os.environ.get(k) for k in ("PREFECT_HOME", "PREFECT_API_URL")}
-        os.environ["PREFECT_HOME"], os.environ["PREFECT_API_URL"] = str(home), f"{url}/api"
+        os.environ["PREFECT_HOME"], os.environ["PREFECT_API_URL"] = env["PREFECT_HOME"], api
         try:
-            yield time.perf_counter() - t0
+            yield started
         finally:
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 def flow_runs(where: Path, small: int, big: int, dask: bool) -> dict:
@@ -231,7 +200,8 @@ def table(r: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="gwr-lake benchmark suite")
     ap.add_argument("--quick", action="store_true", help="small sizes: checks the suite runs")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="where to write the results (default bench/RESULTS.md, for a full run only)")
     ap.add_argument("--work", type=Path, default=None, help="folder for corpora and lakes")
     ap.add_argument("--no-dask", action="store_true")
     ap.add_argument("--only", choices=["core", "flow", "memory"], default=None)
@@ -257,9 +227,10 @@ def main(argv=None) -> int:
             f"{results.get('flow', {}).get('server_start_s', float('nan')):.1f} s.\n\n"
             f"```json\n{json.dumps(results, indent=2, default=str)}\n```\n")
     print(table(results))
-    if not a.quick:
-        a.out.write_text(text, encoding="utf-8")
-        print(f"written {a.out}")
+    out = a.out or (ROOT / "bench" / "RESULTS.md" if not a.quick and a.only is None else None)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        print(f"written {out}")
     return 0
 
 

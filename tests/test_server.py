@@ -12,16 +12,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, SEEDS
+from flows.localserver import prefect_server
 
 pytestmark = pytest.mark.server
 CI_OUTPUT = REPO / "ci-output"
@@ -29,48 +28,15 @@ TABLES = ("reports", "indicator_mentions", "indicator_panel")
 TIMES: dict[str, float] = {}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def real_server(tmp_path_factory):
     """A `prefect server start` of our own; yields (api_url, ui_url, env for clients)."""
     home = tmp_path_factory.mktemp("prefect-home")
-    port = _free_port()
-    ui = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_API_URL=f"{ui}/api",
-               PREFECT_UI_API_URL=f"{ui}/api", PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               DO_NOT_TRACK="1", PYTHONPATH=str(REPO), PREFECT_FLOWS_HEARTBEAT_FREQUENCY="",
-               PREFECT_RUNNER_POLL_FREQUENCY="1")
-    env.pop("PREFECT_FLOWS_HEARTBEAT_FREQUENCY")
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    t0 = time.monotonic()
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{ui}/api/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() - t0 > 120:
-                raise RuntimeError("prefect server did not start:\n" + (home / "server.log").read_text()[-3000:])
-            time.sleep(0.3)
-        TIMES["server start"] = time.monotonic() - t0
-        yield f"{ui}/api", ui, env
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    env = dict(os.environ, PYTHONPATH=str(REPO), PREFECT_RUNNER_POLL_FREQUENCY="1")
+    env.pop("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", None)
+    with prefect_server(home, env) as (api, ui, started, client_env):
+        TIMES["server start"] = started
+        yield api, ui, client_env
 
 
 def _client(api: str):
