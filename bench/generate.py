@@ -16,7 +16,6 @@ import random
 import re
 from pathlib import Path
 
-from flows.core.clean import clean, normalize
 from flows.core.extract import plan_start
 from flows.core.model import SourceItem
 from flows.core.split import split_item

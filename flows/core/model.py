@@ -4,7 +4,7 @@ Every dataclass here maps 1:1 onto a table in flows/schemas.py (same field names
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 
 class SourceError(ValueError):
