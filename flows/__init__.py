@@ -10,15 +10,11 @@ __all__ = ["extract", "extract_items", "panel_rows", "reports_of_item"]
 
 
 def reports_of_item(item, first_doc_index: int = 1):
-    """pipeline.reports_from_item, with the reports numbered from first_doc_index: the reports
-    of a source are numbered across its items (a JSONL of several reports)."""
+    """pipeline.reports_from_item: the reports numbered from first_doc_index (the reports of a
+    source are numbered across its items, e.g. a JSONL of several reports)."""
     from .core import pipeline
 
-    reports = pipeline.reports_from_item(item)
-    for r in reports:
-        if r.is_report:
-            r.doc_index += first_doc_index - 1  # split numbers from 1 within one item
-    return reports
+    return pipeline.reports_from_item(item, first_doc_index)
 
 
 def panel_rows(items):

@@ -4,10 +4,11 @@ from __future__ import annotations
 from .model import Mention, PanelRow, Report, SourceItem
 
 
-def reports_from_item(item: SourceItem) -> list[Report]:
-    """clean + split: one source item -> its reports (non-reports kept with is_report=False)."""
+def reports_from_item(item: SourceItem, first_doc_index: int = 1) -> list[Report]:
+    """clean + split: one source item -> its reports (non-reports kept with is_report=False),
+    numbered from first_doc_index (the reports of a source are numbered across its items)."""
     from .split import split_item
-    return split_item(item)
+    return split_item(item, first_doc_index)
 
 
 def mentions_from_report(report: Report) -> list[Mention]:
