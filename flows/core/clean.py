@@ -14,11 +14,12 @@ from importlib import resources
 from .model import Cleaned
 
 # Zero-width and wrap characters that break numbers and words apart.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_HAS_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_INVISIBLE_CHARS = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_INVISIBLE = dict.fromkeys(map(ord, _INVISIBLE_CHARS), None)
 # A number broken by a wrap or a space: "1 2.5", "39.8 万亿元", "增长6.\n8%", "达到 287.9亿元".
 # One pass over the whitespace that touches a digit; the context decides in _join_number_gap.
-_GAP = re.compile(r"[ \u00a0\u3000\n]+(?=[\d.%万亿千元美人吨斤个])")
+# ("[c][c]*" rather than "[c]+": re scans for a leading class only when it is not a repeat)
+_GAP = re.compile(r"[ \u00a0\u3000\n][ \u00a0\u3000\n]*(?=[\d.%万亿千元美人吨斤个])")
 _UNIT_AFTER = re.compile(r"(?:万亿|千亿|亿|万|千)?(?:元|美元|人|吨|斤|%|个百分点)")
 _TRAD_PROBE = re.compile("[國會們這個與產業經濟發區業對實現開關東車長門]")
 _GLOSSARY_HEAD = re.compile(
@@ -76,21 +77,18 @@ def _nfkc_unstable() -> re.Pattern:
 
 @lru_cache(maxsize=1)
 def _nfkc_scan() -> re.Pattern:
-    """A superset of _nfkc_unstable's class for scanning: its BMP ranges and the whole of the
-    planes above. re keeps ranges above the BMP as a list it walks for every character, which
-    makes the exact class scan twice as slow; the rare runs this finds are cut to the exact
-    class again (_nfkc_runs), so the result is the same."""
+    """A superset of _nfkc_unstable's class and of _COMBINING for one scan: the BMP ranges and
+    the whole of the planes above. re keeps ranges above the BMP as a list it walks for every
+    character, which makes the exact class scan twice as slow; the rare runs this finds are cut
+    to the exact class again, so the result is the same."""
     exact = _nfkc_unstable().pattern
     bmp = re.sub(r"(?:\\?[\U00010000-\U0010ffff])(?:-\\?[\U00010000-\U0010ffff])?", "", exact[1:-2])
-    return re.compile(f"[{bmp}\U00010000-\U0010ffff]+")
+    cls = f"{bmp}{_COMBINING.pattern[1:-1]}\U00010000-\U0010ffff"
+    return re.compile(f"[{cls}][{cls}]*")
 
 
 def _nfkc_run(m: re.Match) -> str:
     return unicodedata.normalize("NFKC", m.group(0))
-
-
-def _nfkc_runs(m: re.Match) -> str:
-    return _nfkc_unstable().sub(_nfkc_run, m.group(0))
 
 
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\u3099\u309a\ufe20-\ufe2f]")
@@ -101,9 +99,18 @@ def _nfkc(text: str) -> str:
     normalisation costs more than everything else in cleaning."""
     if unicodedata.is_normalized("NFKC", text):
         return text
-    if _COMBINING.search(text):   # a mark composes with the character before it: the full way
+    marks = []
+
+    def runs(m: re.Match) -> str:
+        s = m.group(0)
+        if _COMBINING.search(s):
+            marks.append(s)
+        return _nfkc_unstable().sub(_nfkc_run, s)
+
+    out = _nfkc_scan().sub(runs, text)
+    if marks:   # a mark composes with the character before it: the full way
         return unicodedata.normalize("NFKC", text)
-    return _nfkc_scan().sub(_nfkc_runs, text)
+    return out
 
 
 def _join_number_gap(m: re.Match) -> str:
@@ -123,7 +130,7 @@ def _join_number_gap(m: re.Match) -> str:
 
 def normalize(text: str) -> str:
     """Full-width forms to half-width (NFKC), invisible characters out, Traditional to Simplified."""
-    if _HAS_INVISIBLE.search(text):
+    if any(ch in text for ch in _INVISIBLE_CHARS):
         text = text.translate(_INVISIBLE)
     text = _nfkc(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
