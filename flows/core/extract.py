@@ -10,7 +10,6 @@ starting points, not results. Every cue word is data: flows/vocab/cues.csv.
 """
 from __future__ import annotations
 
-import bisect
 import csv
 import re
 from dataclasses import dataclass, field
@@ -31,6 +30,9 @@ _YEAR_OF = re.compile(r"((?:19|20)\d{2})\s*年")
 
 def _after_last(s: str, chars: str, end: int) -> int:
     """Offset just after the last of `chars` in s[:end], or 0."""
+    if chars is _CLAUSE_CHARS:
+        return max(s.rfind(",", 0, end), s.rfind("，", 0, end), s.rfind(";", 0, end),
+                   s.rfind("；", 0, end), s.rfind(":", 0, end), s.rfind("：", 0, end)) + 1
     return max(s.rfind(ch, 0, end) for ch in chars) + 1
 _LIST_SEP = re.compile(r"^\s*(?:、|和|及|与|以及|,|，)?\s*$")
 _RESPECTIVELY = re.compile(r"分别")
@@ -100,11 +102,12 @@ def extract_mentions(report: Report) -> list[Mention]:
     # one pass of the alias trie over the whole text; only sentences naming an indicator are read
     hits = vocab_mod.find_aliases(v, text)
     absent = [m.start() for m in cues()["no_target"].finditer(text, boundary)]
-    cuts = [m.start() for m in _SENTENCE_END.finditer(text)]   # sentence ends, in order
     out: list[Mention] = []
     h = 0
+    s0 = 0
     while h < len(hits):
-        s0, s1 = _sentence_around(text, cuts, hits[h][0])
+        # every sentence end mark before the hit after the previous sentence's start - 1
+        s0, s1 = _sentence_around(text, hits[h][0], max(0, s0 - 1))
         first = h
         while h < len(hits) and hits[h][0] < s1:
             h += 1
@@ -120,18 +123,20 @@ def extract_mentions(report: Report) -> list[Mention]:
     return out
 
 
-_SENTENCE_END = re.compile(r"[。!?！？]|\n")
+_SENTENCE_END = re.compile(r"[。!?！？\n]")
 
 
-def _sentence_around(text: str, cuts: list[int], at: int) -> tuple[int, int]:
-    """The sentence holding offset `at` (the same cut as _SENTENCE: after 。!? or a newline);
-    `cuts` are the offsets of every sentence end mark of the text, in order."""
-    i = bisect.bisect_left(cuts, at)
-    start = cuts[i - 1] + 1 if i else 0
-    if i == len(cuts):
+def _sentence_around(text: str, at: int, lo: int = 0) -> tuple[int, int]:
+    """The sentence holding offset `at` (the same cut as _SENTENCE: after 。!? or a newline).
+    The last sentence end mark before `at` is looked for from `lo` on: the caller knows it is
+    there (or that there is none before `at`)."""
+    start = max(text.rfind("。", lo, at), text.rfind("\n", lo, at), text.rfind("!", lo, at),
+                text.rfind("?", lo, at), text.rfind("！", lo, at), text.rfind("？", lo, at)) + 1
+    m = _SENTENCE_END.search(text, at)
+    if m is None:
         return start, len(text)
-    end = cuts[i] if text[cuts[i]] == "\n" else cuts[i] + 1
-    return start, end
+    cut = m.start()
+    return start, (cut if text[cut] == "\n" else cut + 1)
 
 
 def _no_target(report, v, sentence, offset, hits) -> list[Mention]:
