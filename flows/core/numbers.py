@@ -45,33 +45,50 @@ def parse_number(span: str) -> float:
     raise ValueError(f"not a number: {span!r}")
 
 
+# span as written -> _parts (the value of a span depends on its text only); bounded
+_SPANS: dict[str, tuple | None] = {}
+
+
 def find_quantities(text: str) -> list[Quantity]:
     out = []
     for m in QUANTITY.finditer(text):
-        q = _quantity(m)
-        if q is not None:
-            out.append(q)
+        span = m.group(0)
+        try:
+            parts = _SPANS[span]
+        except KeyError:
+            parts = _parts(m)
+            if len(_SPANS) >= 4096:
+                _SPANS.clear()
+            _SPANS[span] = parts
+        if parts is not None:
+            out.append(Quantity(m.start(), m.end(), *parts))
     return out
 
 
 def _quantity(m: re.Match) -> Quantity | None:
-    unit = m.group("unit")
-    mult = m.group("mult") or ""
-    lo_mult = m.group("lom") or ""
+    parts = _parts(m)
+    return Quantity(m.start(), m.end(), *parts) if parts is not None else None
+
+
+def _parts(m: re.Match) -> tuple | None:
+    """(value, value_high, unit, unit_written, text) of a QUANTITY match, or None."""
+    lo_text, lo_mult, lop, hi_text, mult, unit = m.group("lo", "lom", "lop", "hi", "mult", "unit")
+    mult = mult or ""
+    lo_mult = lo_mult or ""
     try:
-        lo = parse_number(m.group("lo"))
-        hi = parse_number(m.group("hi")) if m.group("hi") else None
+        lo = parse_number(lo_text)
+        hi = parse_number(hi_text) if hi_text else None
     except (ValueError, KeyError, TypeError):
         return None
     if lo_mult and not mult and hi is None:
         mult, lo_mult = lo_mult, ""
-    if m.group("lop") and unit != "%":
+    if lop and unit != "%":
         return None  # "5%3元": not one quantity
     written = mult + unit
     if unit in ("个百分点", "百分点", "人次"):
-        return Quantity(m.start(), m.end(), lo, hi, None, written, m.group(0))
+        return lo, hi, None, written, m.group(0)
     value, norm_unit = normalize(lo * (MULTIPLIERS[lo_mult] if lo_mult else 1.0), written)
     high = normalize(hi, written)[0] if hi is not None else None
     if high is not None and high <= value:
         return None  # "2022-2023年" style: not a range
-    return Quantity(m.start(), m.end(), value, high, norm_unit, written, m.group(0))
+    return value, high, norm_unit, written, m.group(0)
