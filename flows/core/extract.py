@@ -219,11 +219,11 @@ def _events(v, sentence: str, hits) -> list[_Event]:
         events.append(_Event(q.start, q.end, "qty", qty=q))
     for m in _RESPECTIVELY.finditer(sentence):
         events.append(_Event(m.start(), m.end(), "respectively"))
-    for m in re.finditer("均", sentence):
-        if not sentence.startswith("均增", m.start()) and not sentence.startswith("均稳", m.start()) \
-                and not sentence.startswith("均达", m.start()) and not sentence.startswith("均突", m.start()):
-            continue
-        events.append(_Event(m.start(), m.end(), "all"))
+    i = sentence.find("均")
+    while i >= 0:
+        if sentence.startswith(("均增", "均稳", "均达", "均突"), i):
+            events.append(_Event(i, i + 1, "all"))
+        i = sentence.find("均", i + 1)
     for m in c["flat"].finditer(sentence):
         events.append(_Event(m.start(), m.end(), "flat"))
     events.sort(key=lambda e: (e.start, e.end))
@@ -464,6 +464,21 @@ def _qualifier(sentence: str, q: Quantity, gap: str, kind: str) -> str | None:
     return None
 
 
+_LOOKS_AHEAD = re.compile(r"\(\?[=!]|\$|\\[bBZ]")
+
+
+@lru_cache(maxsize=256)
+def _first_cue(name: str, sentence: str) -> int:
+    """Where cue `name` first matches in the sentence (-1: nowhere). A pattern that looks at no
+    text after its match matches in no prefix of the sentence before that either, so _period
+    reads each prefix from there on; 0 (read it all) for a pattern that does look ahead."""
+    rx = cues()[name]
+    if _LOOKS_AHEAD.search(rx.pattern):
+        return 0
+    m = rx.search(sentence)
+    return m.start() if m else -1
+
+
 def _period(sentence: str, at: int, report, kind, c, gap) -> tuple[str, int | None]:
     """annual / partial_year / multi_year, and the year the figure is about."""
     year = report.review_year if kind == "actual" else report.plan_year
@@ -479,7 +494,10 @@ def _period(sentence: str, at: int, report, kind, c, gap) -> tuple[str, int | No
     last_whole = last_whole + 2 if last_whole >= 0 else -1
     clause_start = _after_last(before, _CLAUSE_CHARS, len(before))
     for name in ("partial_year", "multi_year"):
-        for m in c[name].finditer(before):
+        first = _first_cue(name, sentence)
+        if first < 0 or first > at:
+            continue
+        for m in c[name].finditer(before, first):
             if m.start() <= last_whole:
                 continue
             # a cue holds in the value's own clause, or for the rest of the sentence when it
