@@ -41,6 +41,12 @@ _EXPLICIT_YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?:底|末)?(?:的)?")
 _AFTER_QUAL = re.compile(r"^\s*(左右|以上|以内|以下)")
 _OPENER = re.compile(r"^[^,，;；:：]{0,4}[,，:：]")
 _QUALIFIER_AFTER = {"左右": "about", "以上": "at_least", "以内": "at_most", "以下": "at_most"}
+_STOP = re.compile(r"[;；。]")
+_TO = re.compile(r"\s*(?:到|至)")
+_TO_END = re.compile(r"(?:到|至)[^,，;；]{0,3}$")
+_ABOUT = re.compile(r"约|大约")
+_AT_LEAST = re.compile(r"超过|超|突破|不低于|不少于|逾|迈上|迈过|跨越|站上")
+_AT_MOST = re.compile(r"不超过|低于|不高于")
 
 
 @lru_cache(maxsize=1)
@@ -294,7 +300,7 @@ def _bind_quantity(report, v, sentence, offset, kind, ev, b: _Binding, out, c, i
     if b.anchor < 0 or q.unit is None:
         return
     gap = sentence[b.anchor:q.start]
-    if len(gap) > MAX_GAP or re.search(r"[;；。]", gap):
+    if len(gap) > MAX_GAP or _STOP.search(gap):
         return
     last_clause = _CLAUSE_BREAK.split(gap)[-1]
     if c["other_subject"].search(last_clause):
@@ -418,7 +424,7 @@ def _mention(report, sentence, offset, kind, code, measure, q, ev, anchor, in_mu
         value, high, unit, written = q.value, q.value_high, q.unit, q.text
         neg = c["negative"].search(gap)
         # "下降3.2%" is -3.2; "涨幅回落到2.6%" is a rate that fell TO 2.6
-        if measure == "growth_pct" and neg and not re.match(r"\s*(?:到|至)", gap[neg.end():]):
+        if measure == "growth_pct" and neg and not _TO.match(gap, neg.end()):
             value, high = -value, (-high if high is not None else None)
             if high is not None:
                 value, high = high, value
@@ -455,11 +461,11 @@ def _qualifier(sentence: str, q: Quantity, gap: str, kind: str) -> str | None:
     if m:
         return _QUALIFIER_AFTER[m.group(1)]
     near = gap[-8:]
-    if re.search(r"约|大约", near[-3:]):
+    if _ABOUT.search(near[-3:]):
         return "about"
-    if re.search(r"超过|超|突破|不低于|不少于|逾|迈上|迈过|跨越|站上", near):
+    if _AT_LEAST.search(near):
         return "at_least"
-    if re.search(r"不超过|低于|不高于", near) or (kind == "target" and "控制在" in near):
+    if _AT_MOST.search(near) or (kind == "target" and "控制在" in near):
         return "at_most"   # an achieved figure "控制在2.27%" is exact; a target one is a cap
     return None
 
@@ -488,7 +494,7 @@ def _period(sentence: str, at: int, report, kind, c, gap) -> tuple[str, int | No
         pass
     if ym and gap.endswith(ym.group(0)):   # "增长到2025年的4.93万亿元": that year's level
         return "annual", int(ym.group(1))
-    if re.search(r"(?:到|至)[^,，;；]{0,3}$", gap) and _FROM_SPAN.search(sentence[:at]):
+    if _TO_END.search(gap) and _FROM_SPAN.search(sentence[:at]):
         return "annual", year               # "从…增加到51.9万亿元": the level at the review's end
     last_whole = before.rfind("全年")
     last_whole = last_whole + 2 if last_whole >= 0 else -1

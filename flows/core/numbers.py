@@ -11,7 +11,10 @@ _AR = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _CN = r"[零〇一二两三四五六七八九十百千万亿点]*[一二三四五六七八九两十百千][零〇一二两三四五六七八九十百千万亿点]*"
 _MULT = r"万亿|千亿|百亿|亿|千万|百万|万"
 _UNIT = r"个百分点|百分点|美元|人民币|元|人次|人|名|公斤|千克|吨|斤|%"
+# (the lookahead names every character a match can start with: re then skips the other
+# positions at once instead of trying both number forms there)
 QUANTITY = re.compile(
+    r"(?=[\d零〇一二两三四五六七八九十百千万亿点])"
     rf"(?P<lo>{_AR}|{_CN})(?P<lom>{_MULT})?(?P<lop>%)?"
     rf"(?:\s*(?P<sep>[-—–~至到])\s*(?P<hi>{_AR}|{_CN}))?"
     rf"(?P<mult>{_MULT})?(?P<unit>{_UNIT})"
