@@ -85,9 +85,11 @@ def plan_start(text: str, plan_year: int | None) -> int:
     """Offset where the plan part (this year's targets and tasks) begins; len(text) if none."""
     head = cues()["plan_heading"].pattern
     year = rf"(?:{plan_year}\s*年|今年|本年)" if plan_year else r"(?:今年|本年|\d{4}\s*年)"
+    # a heading line: "^…" read as "\n…" in "\n" + text, whose offsets are then the text's (re
+    # scans for a leading literal fast; for ^ it tries every position)
     candidates = [m.start() for m in re.finditer(
-        rf"(?m)^\s*(?:[一二三四五六七八九十]+\s*[、.．]\s*)?[^\n。]{{0,6}}{year}[^\n。,，]{{0,14}}{head}[^\n。]{{0,12}}$",
-        text)]
+        rf"(?m)\n\s*(?:[一二三四五六七八九十]+\s*[、.．]\s*)?[^\n。]{{0,6}}{year}[^\n。,，]{{0,14}}{head}[^\n。]{{0,12}}$",
+        "\n" + text)]
     candidates += [m.start() - 1 for m in re.finditer(rf"、\s*{year}[^。,，]{{0,14}}{head}", text)
                    if m.start() and text[m.start() - 1] in "一二三四五六七八九十"]
     m = re.search(r"(?:主要|经济社会发展的?|发展)预期目标(?:是|为|建议为|如下|[:：])", text)
