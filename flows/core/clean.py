@@ -140,10 +140,40 @@ def normalize(text: str) -> str:
     return text
 
 
+def _anchored(rx: re.Pattern) -> bool:
+    """rx can only match at the start of a string: it opens with ^ and has no top-level |."""
+    if rx.flags & (re.MULTILINE | re.VERBOSE) or not rx.pattern.startswith("^") \
+            or re.search(r"\\\d|\(\?P=|\(\?[a-zA-Z]", rx.pattern):
+        return False   # (backreferences and inline flags would change meaning once joined)
+    try:
+        from re import _constants, _parser
+        first = _parser.parse(rx.pattern, rx.flags).data[0]
+        return first[0] is _constants.AT and first[1] is _constants.AT_BEGINNING
+    except Exception:
+        return False
+
+
+@lru_cache(maxsize=1)
+def _debris_screen() -> tuple[re.Pattern | None, tuple[re.Pattern, ...]]:
+    """A quick test of a line against every debris rule: the rules anchored at the line's start
+    joined into one pattern (tried once, with match), and the other rules. A line none of them
+    matches is a body line; any other line is classified rule by rule, in order, as before."""
+    anchored = [rx for _reason, rx, _scope in debris_rules() if _anchored(rx)]
+    loose = tuple(rx for _reason, rx, _scope in debris_rules() if not _anchored(rx))
+    try:
+        screen = re.compile("|".join(f"(?:{rx.pattern})" for rx in anchored)) if anchored else None
+    except re.error:
+        return None, tuple(rx for _reason, rx, _scope in debris_rules())
+    return screen, loose
+
+
 def classify_line(line: str) -> tuple[str, str] | None:
     """(reason, scope) of a debris line, or None for a body line."""
     s = line.strip()
     if not s:
+        return None
+    screen, loose = _debris_screen()
+    if (screen is None or not screen.match(s)) and not any(rx.search(s) for rx in loose):
         return None
     for reason, rx, scope in debris_rules():
         if rx.search(s):
