@@ -34,9 +34,9 @@ class BIValidationFailed(RuntimeError):
 
 @task(name="publish-bi", cache_policy=NO_CACHE, persist_result=False)
 def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None = None,
-               publish: bool = True) -> dict:
-    """BI tables from the whole published panel (when `publish`), then the report and the Data
-    Docs (always). Raises BIValidationFailed, after writing the report, when a BI suite fails:
+               publish: bool = True, rebuild: bool = True) -> dict:
+    """BI tables from the whole published panel (when `publish`, and `rebuild` -- the panel
+    changed -- or the live BI tables were not built from the live panel), then the report and the Data Docs (always). Raises BIValidationFailed, after writing the report, when a BI suite fails:
     the previous BI tables stay."""
     from .bi import BI_TABLES, bi_tables
     from .validate import validate_tables
@@ -51,7 +51,9 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
         bi_suites = None
     check = None
     try:
-        if publish:
+        panel_version = lk.table_version("indicator_panel")
+        if publish and (rebuild or lk.layer_meta("indicator_wide").get("bi_from") != panel_version
+                        or not lk.has_table("indicator_wide")):
             tables = bi_tables(lk.read_table("indicator_panel"))
             report = validate_tables(tables, bi_suites)
             check = report.to_dict()
@@ -68,7 +70,7 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
                     for name, table in tables.items():
                         if lk.stage(run_id, name, table) is not None:
                             rewritten.append(name)
-                    lk.publish(run_id)
+                    lk.publish(run_id, meta={"bi_from": panel_version})   # built from this panel
                 finally:
                     lk.discard(run_id)
                 out.update(rows={n: t.num_rows for n, t in tables.items()}, rewritten=rewritten)

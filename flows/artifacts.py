@@ -29,6 +29,13 @@ KEY_INDICATORS = [
     ("CPI target %", "cpi", "target", "growth_pct"),
 ]
 MAX_PANEL_ROWS = 500
+# what the panel artifacts read of the run's panel rows
+PANEL_COLUMNS = ["source_name", "doc_index", "region", "year", "indicator", "kind", "measure",
+                 "value", "unit", "status"]
+
+
+def key_indicators() -> list[str]:
+    return sorted({ind for _, ind, _, _ in KEY_INDICATORS})
 
 
 def _num(v, unit: str | None = None):

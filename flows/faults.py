@@ -7,6 +7,9 @@ killer would) when the environment variable GWR_CRASH_AT names that point; other
 nothing (one string comparison). GWR_CRASH_AT=name#N kills at the N-th time the point is
 reached (e.g. bronze:written#2: after the first of several bronze files is written).
 
+GWR_PAUSE_AT=name:seconds sleeps there instead (tests/test_concurrency.py holds the lake's lock a
+moment with it, so that two runs really overlap however fast a run is).
+
 The points live in flows/lake.py, inside every write and between the steps of a publish; the
 list of points the crash tests kill at is in tests/test_crash.py.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 ENV = "GWR_CRASH_AT"
 
@@ -27,6 +31,9 @@ def crashpoint(name: str) -> None:
     global _target, _hits
     if _target is _UNSET:
         _target = _parse(os.environ.get(ENV))
+    pause = os.environ.get("GWR_PAUSE_AT")
+    if pause and pause.rpartition(":")[0] == name:
+        time.sleep(float(pause.rpartition(":")[2]))
     if _target is None or _target[0] != name:
         return
     _hits += 1

@@ -1,12 +1,20 @@
-"""Stage 1, per source file: read its bytes (a local file, or an http(s) URL with retries),
-key them by sha256 and land new ones in bronze (append-only).
+"""Stage 1: plan what to read, then read it: bytes (a local file, or an http(s) URL with retries)
+keyed by sha256, new ones landed in bronze (append-only).
 
-A file whose bytes are already in bronze is not decoded nor written again: its items are read
-back from bronze. Anything unusable becomes a quarantine record; the run goes on.
+    plan     which sources the lake does not hold yet, or holds from other bytes or from other
+             code: the lake's source index (Lake.source_index) says, per source, the sha256,
+             size, mtime and code version its live rows came from. A local file whose size and
+             mtime are unchanged is not even read; one whose stat changed is hashed.
+    fetch    one task run per CHUNK of sources (flows/fetch.py chunks: a few MB each, at least
+             two when there is work for two): read, hash, decode, land in bronze.
+
+A file whose bytes are already in bronze is not decoded nor written again. Anything unusable
+becomes a quarantine record; the run goes on.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,12 +39,10 @@ class Fetched:
     items: int = 0
     encoding: str = ""
     new: bool = False           # True when this run landed it in bronze
-    bronze: pa.Table | None = None   # its source_items rows (for the run's validation batch)
+    ok: bool = False            # its items are in bronze
     rejects: list[dict] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.bronze is not None
+    size: int | None = None     # the local file's stat, for the lake's source index
+    mtime_ns: int | None = None
 
 
 def list_sources(source: str) -> list[tuple[str, str]]:
@@ -66,11 +72,8 @@ def land(name: str, location: str, data: bytes, lake: str) -> Fetched:
             raise SourceError(f"unsupported file type {Path(name).suffix or '(none)'}: expected one "
                               f"of {' '.join(SOURCE_SUFFIXES)}", code="unsupported_type")
         if lk.has_bronze(out.sha256):  # already landed: no decoding, no write
-            bronze = lk.read_bronze(out.sha256)
-            out.bronze = bronze.set_column(bronze.schema.get_field_index("source_name"),
-                                           "source_name", pa.array([name] * bronze.num_rows))
-            out.items = bronze.num_rows
-            out.encoding = bronze["encoding"][0].as_py() if bronze.num_rows else ""
+            meta = lk.bronze_summary(out.sha256)
+            out.items, out.encoding, out.ok = meta["items"], meta["encoding"], True
             return out
         items, errors = screen_items(*read_items_with_errors(name, data))  # no Chinese / no number: out
         for err in errors:  # bad records of a file that has good ones
@@ -79,12 +82,12 @@ def land(name: str, location: str, data: bytes, lake: str) -> Fetched:
             raise SourceError(f"{name}: no usable item" + (f" ({len(errors)} record(s) rejected)"
                                                            if errors else " (empty?)"), code="no_items")
         fetched_at = datetime.now(timezone.utc)
-        out.bronze = to_table("source_items", [dict(vars(it), sha256=out.sha256, byte_size=len(data),
-                                                    fetched_at=fetched_at) for it in items])
-        out.new = lk.write_bronze(out.sha256, out.bronze)
-        out.items, out.encoding = len(items), items[0].encoding
+        bronze = to_table("source_items", [dict(vars(it), sha256=out.sha256, byte_size=len(data),
+                                                fetched_at=fetched_at) for it in items])
+        out.new = lk.write_bronze(out.sha256, bronze)
+        out.items, out.encoding, out.ok = len(items), items[0].encoding, True
     except Exception as exc:  # noqa: BLE001 - every failure becomes a quarantine record
-        out.bronze = None
+        out.ok = False
         _reject(out, exc)
     return out
 
@@ -99,16 +102,90 @@ def _log(out: Fetched) -> Fetched:
     return out
 
 
-@task(name="fetch", task_run_name="fetch {name}", cache_policy=NO_CACHE, persist_result=False)
-def fetch_file(name: str, location: str, lake: str) -> Fetched:
-    """A local file -> bronze."""
+@dataclass
+class Planned:
+    """A local source file to read, as the plan found it."""
+    source_name: str
+    location: str
+    size: int = 0
+    mtime_ns: int = 0
+
+
+CHUNK_BYTES = int(os.environ.get("GWR_CHUNK_BYTES") or 16 * 1024 * 1024)
+
+
+def chunks(todo: list, parts: int = 2, chunk_bytes: int | None = None) -> list[list]:
+    """Sources -> chunks of about equal bytes: at most chunk_bytes each (a chunk is one task run,
+    its rows one segment per table), and at least `parts` chunks when there are that many
+    sources (so every worker gets work). Order is kept: the same sources make the same chunks."""
+    if not todo:
+        return []
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    def size(p) -> int:
+        return max(getattr(p, "size", None) or getattr(p, "byte_size", 0) or 0, 1)
+
+    total = sum(size(p) for p in todo)
+    n = max(min(parts, len(todo)), -(-total // chunk_bytes))
+    target = total / n
+    out: list[list] = [[]]
+    acc = 0
+    for p in todo:
+        if out[-1] and acc + size(p) / 2 > target * len(out) and len(out) < n:
+            out.append([])
+        out[-1].append(p)
+        acc += size(p)
+    return out
+
+
+@task(name="plan", cache_policy=NO_CACHE, persist_result=False)
+def plan(sources: list[tuple[str, str]], lake: str, code_version: str) -> dict:
+    """Which local files to read: those the lake's source index does not hold with the same
+    size, mtime and code version. -> {todo: [Planned], unchanged: [source_name]}"""
+    index = Lake(lake).source_index()
+    todo, unchanged = [], []
+    for name, loc in sources:
+        try:
+            st = os.stat(loc)
+        except OSError:
+            todo.append(Planned(name, loc))   # fetch says what is wrong with it
+            continue
+        have = index.get(name) or {}
+        if (have.get("size"), have.get("mtime_ns"), have.get("code_version")) == \
+                (st.st_size, st.st_mtime_ns, code_version):
+            unchanged.append(name)
+        else:
+            todo.append(Planned(name, loc, st.st_size, st.st_mtime_ns))
+    get_run_logger().info("plan: %d source(s), %d unchanged in the lake, %d to read",
+                          len(sources), len(unchanged), len(todo))
+    return {"todo": todo, "unchanged": unchanged}
+
+
+def fetch_one(p: Planned, lake: str) -> Fetched:
     try:
-        data = read_source(Path(location))
+        data = read_source(Path(p.location))
     except (OSError, SourceError) as exc:  # unreadable, a link, a FIFO, over the size limit
-        out = Fetched(name, location, getattr(exc, "sha256", ""))
+        out = Fetched(p.source_name, p.location, getattr(exc, "sha256", ""))
         _reject(out, exc)
-        return _log(out)
-    return _log(land(name, location, data, lake))
+        return out
+    out = land(p.source_name, p.location, data, lake)
+    out.size, out.mtime_ns = p.size or len(data), p.mtime_ns or None
+    return out
+
+
+@task(name="fetch", task_run_name="fetch chunk {index} ({n} files)", cache_policy=NO_CACHE,
+      persist_result=False)
+def fetch_chunk(chunk: list[Planned], lake: str, index: int = 1, n: int = 0) -> list[Fetched]:
+    """Local files -> bronze, one chunk of them."""
+    out = [fetch_one(p, lake) for p in chunk]
+    logger = get_run_logger()
+    landed = [f for f in out if f.ok]
+    logger.info("fetched %d file(s), %s bytes: %d new in bronze, %d already there, %d quarantined",
+                len(out), f"{sum(f.byte_size for f in out):,}", sum(f.new for f in landed),
+                sum(not f.new for f in landed), len(out) - len(landed))
+    for f in out:
+        for r in f.rejects:
+            logger.error("QUARANTINED %s at fetch: %s", f.source_name, r["reason"])
+    return out
 
 
 def _transient(task, task_run, state) -> bool:

@@ -1,10 +1,11 @@
 """The Prefect flow: it only wires the stages, each in its own module.
 
-    fetch     (flows/fetch.py)    one task run per source file or URL: bytes -> sha256 -> bronze
-    process   (flows/process.py)  one task run per source file: clean -> split -> extract -> panel,
-                                  cached by (sha256, code version): unchanged input is not redone
-    validate  (flows/check.py)    the batch against the GX suites (cached by the batch's digest)
-    publish   (flows/publish.py)  replace the rows of the sources read; unchanged tables not rewritten
+    plan      (flows/fetch.py)    which sources the lake does not hold from the same bytes and code
+    fetch     (flows/fetch.py)    one task run per chunk of files (or per URL): bytes -> sha256 -> bronze
+    process   (flows/process.py)  one task run per chunk: clean -> split -> extract -> panel, the
+                                  rows staged as one segment per table (memory stays per chunk)
+    validate  (flows/check.py)    every staged row against the GX suites, in large batches
+    publish   (flows/publish.py)  replace the rows of the sources read, keep every other segment
     artifacts (flows/artifacts.py) what the Prefect UI shows of the run, published by every run
 
 An input a stage cannot use becomes a quarantine record and the run goes on. Nothing reaches
@@ -26,11 +27,9 @@ from prefect import flow, get_run_logger, unmapped  # noqa: E402
 
 from . import analyst, artifacts, check, fetch, process, runners  # noqa: E402
 from .core import pipeline  # noqa: E402,F401  (tests patch the core through flows.flow.pipeline)
-from .core.model import as_dicts  # noqa: E402
 from .faults import crashpoint  # noqa: E402
 from .lake import Lake  # noqa: E402
 from .publish import PUBLISHED_TABLES, publish, writer_lock  # noqa: E402,F401
-from .schemas import to_table  # noqa: E402
 
 
 class ValidationFailed(RuntimeError):
@@ -57,7 +56,7 @@ def gwr_lake(source: str = "seeds", lake: str = "lake", expectations: str | None
     summary = {"run_id": run_id, "source": _where(source), "lake": lk.location(),
                "started_at": _now().isoformat(), "status": "running"}
     get_run_logger().info("run %s: %s -> %s", run_id, summary["source"], summary["lake"])
-    shown = {"panel": [], "report": None, "batch_rows": {}}
+    shown = {"panel": [], "report": None}
     try:
         with writer_lock(lk):
             try:
@@ -78,7 +77,7 @@ def gwr_lake(source: str = "seeds", lake: str = "lake", expectations: str | None
             summary.update(status="published", finished_at=_now().isoformat())
             summary["manifest"] = str(lk.write_manifest(run_id, summary))
     finally:  # a failed run shows what it got too (its validation above all)
-        artifacts.publish_artifacts(summary, shown["panel"], shown["report"], shown["batch_rows"],
+        artifacts.publish_artifacts(summary, shown["panel"], shown["report"], {},
                                     format_summary(summary), _suites(expectations))
     return summary
 
@@ -88,45 +87,62 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
     """The stages in order; fills `summary` (and `shown`, for the artifacts) as it goes."""
     logger = get_run_logger()
     lk = Lake(lake)
+    version = process.code_version()
+    parts = os.cpu_count() or 2
 
-    # fetch: one task run per file (an http(s) source is retried with backoff)
+    # plan + fetch: the sources the lake does not hold from these bytes and this code, read in
+    # chunks (an http(s) source is one download, retried with backoff)
     sources = fetch.list_sources(source)
     if not sources:
         raise FileNotFoundError(f"no files under {source}")
+    unchanged: list[str] = []
     if fetch.remote.is_url(source):
         futures = fetch.download_task().map([n for n, _ in sources], [loc for _, loc in sources],
                                             unmapped(lake))
+        fetched = []
+        for (name, loc), fut in zip(sources, futures):
+            fut.wait()
+            fetched.append(fut.result() if fut.state.is_completed() else
+                           fetch.failed_fetch(name, loc, fut.state.result(raise_on_failure=False)))
     else:
-        futures = fetch.fetch_file.map([n for n, _ in sources], [loc for _, loc in sources],
-                                       unmapped(lake))
-    fetched = []
-    for (name, loc), fut in zip(sources, futures):
-        fut.wait()
-        fetched.append(fut.result() if fut.state.is_completed() else
-                       fetch.failed_fetch(name, loc, fut.state.result(raise_on_failure=False)))
+        planned = fetch.plan(sources, lake, version)
+        unchanged = planned["unchanged"]
+        chunks = fetch.chunks(planned["todo"], parts)
+        futures = [fetch.fetch_chunk.submit(c, lake, i + 1, len(c)) for i, c in enumerate(chunks)]
+        fetched = [f for fut in futures for f in fut.result()]
     good = [f for f in fetched if f.ok]
     crashpoint("flow:fetched")
-    logger.info("fetch: %d file(s) found, %d usable, %d new in bronze, %d quarantined", len(fetched),
-                len(good), sum(f.new for f in good), len(fetched) - len(good))
+    index = lk.source_index()
 
-    # process: one cached task run per usable file
-    version = process.code_version()
-    futures = process.for_lake(lk).map([f.source_name for f in good], [f.sha256 for f in good],
-                                       unmapped(version), unmapped(lake))
+    def entry(f) -> dict:
+        return {"sha256": f.sha256, "code_version": version, "size": f.size, "mtime_ns": f.mtime_ns}
+
+    def held(f) -> bool:   # the lake holds this source's rows from these bytes and this code
+        have = index.get(f.source_name) or {}
+        return have.get("sha256") == f.sha256 and have.get("code_version") == version
+
+    todo = [f for f in good if not held(f)]
+    touched = {f.source_name: entry(f) for f in good if held(f)}
+    logger.info("fetch: %d file(s) read, %d usable, %d new in bronze, %d quarantined; %d unchanged "
+                "in the lake (%d not read)", len(fetched), len(good), sum(f.new for f in good),
+                len(fetched) - len(good), len(unchanged) + len(touched), len(unchanged))
+
+    # process: one task run per chunk, its rows staged as one segment per table
+    pchunks = fetch.chunks(todo, parts)
+    futures = [process.process_chunk.submit([(f.source_name, f.sha256) for f in c], run_id, version,
+                                            lake, i + 1, len(c)) for i, c in enumerate(pchunks)]
     results = [fut.result() for fut in futures]
     crashpoint("flow:processed")
-    cached = [fut.state.name == "Cached" for fut in futures]
-    totals = {k: sum(r.stats.get(k, 0) for r in results)
-              for k in ("reports", "non_reports", "debris_lines_removed", "mentions", "panel_rows")}
-    logger.info("process (code version %s): %d source(s), %d computed, %d from cache; %d report(s), "
-                "%d debris line(s) removed, %d mention(s), %d panel row(s)", version, len(results),
-                len(results) - sum(cached), sum(cached), totals["reports"],
-                totals["debris_lines_removed"], totals["mentions"], totals["panel_rows"])
+    keys = ("reports", "non_reports", "debris_lines_removed", "mentions", "panel_rows")
+    totals = {k: sum(r.stats.get(k, 0) for r in results) for k in keys}
+    logger.info("process (code version %s): %d source(s) in %d chunk(s); %d report(s), %d debris "
+                "line(s) removed, %d mention(s), %d panel row(s)", version, len(todo), len(pchunks),
+                totals["reports"], totals["debris_lines_removed"], totals["mentions"],
+                totals["panel_rows"])
 
-    # quarantine: what this run found unusable (a cached result's rejects were recorded before)
+    # quarantine: what this run found unusable
     now = _now()
-    new_rejects = [r for f in fetched for r in f.rejects]
-    new_rejects += [r for res, hit in zip(results, cached) if not hit for r in res.rejects]
+    new_rejects = [r for f in fetched for r in f.rejects] + [r for res in results for r in res.rejects]
     new_rejects = [dict(r, run_id=run_id, time=now) for r in new_rejects]
     q_files = 0
     for stage in ("fetch", "clean_and_split", "extract", "build_panel"):
@@ -136,54 +152,49 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
         if r["stage"] != "fetch":
             logger.error("QUARANTINED %s at %s: %s", r["source_name"], r["stage"], r["reason"])
 
-    panel_rows = [r for res in results for r in res.panel]
-    batch = {
-        "source_items": to_table("source_items", [row for f in good for row in f.bronze.to_pylist()]),
-        "reports": to_table("reports", [dict(vars(r), sha256=res.sha256)
-                                        for res in results for r in res.reports]),
-        "indicator_mentions": to_table("indicator_mentions",
-                                       as_dicts([m for res in results for m in res.mentions])),
-        "indicator_panel": to_table("indicator_panel", as_dicts(panel_rows)),
-    }
-    shown["panel"] = as_dicts(panel_rows)
-    shown["batch_rows"] = {"indicator_panel": shown["panel"]}
+    batch = {"source_items": sum(f.items for f in todo)}
+    batch.update({t: sum(r.rows.get(t, 0) for r in results)
+                  for t in ("reports", "indicator_mentions", "indicator_panel")})
+    shown["panel"] = lk.read_staged(run_id, "indicator_panel", columns=artifacts.PANEL_COLUMNS,
+                                    where=("indicator", artifacts.key_indicators())).to_pylist()
     summary.update(
         inputs=[{"source_name": f.source_name, "sha256": f.sha256, "bytes": f.byte_size,
                  "items": f.items, "new_in_bronze": f.new} for f in good],
-        batch={k: v.num_rows for k, v in batch.items()},
+        batch=batch,
         new_in_bronze=sum(f.new for f in good),
         quarantined=[{k: v for k, v in q.items() if k != "time"} for q in new_rejects],
         stages=totals,
-        work={"sources": len(fetched), "processed": len(results) - sum(cached),
-              "from_cache": sum(cached), "code_version": version,
+        work={"sources": len(sources), "processed": len(todo), "unchanged": len(unchanged) + len(touched),
+              "not_read": len(unchanged), "chunks": len(pchunks), "code_version": version,
               "bronze_files_written": sum(f.new for f in good), "quarantine_files_written": q_files},
     )
-    if not good:
+    if not good and not unchanged:
         raise RuntimeError(f"no usable input under {source}: all {len(fetched)} file(s) "
                            f"quarantined (see {lk.table_dir('quarantine')})")
 
-    # validate
-    vstate = check.for_lake(lk)(batch, expectations, return_state=True)
-    report = vstate.result()
-    shown["report"] = report
-    shown["batch_rows"] = {t: batch[t].select([c for c in batch[t].column_names if c != "text"
-                                               and c != "glossary"]).to_pylist()
-                           for t in batch if t != "indicator_panel"} | shown["batch_rows"]
-    result = check.record(report, lake, run_id)
+    # validate: every row the run staged (nothing new: nothing to check)
+    if todo:
+        report = check.check(lake, run_id, [(f.source_name, f.sha256) for f in todo], expectations)
+        shown["report"] = report
+        result = check.record(report, lake, run_id)
+        summary["work"]["validation"] = "ran"
+    else:
+        result = {"success": True, "summary": "nothing new to validate", "tables": {}}
+        summary["work"]["validation"] = "nothing new"
     summary["validation"] = result
-    summary["work"]["validation"] = "from cache" if vstate.name == "Cached" else "ran"
     if not result["success"]:
         summary.update(status="failed_validation", published=False)
         raise ValidationFailed(f"{result['summary']} -- nothing was published, the previous "
                                f"tables stay; full report: {result['markdown']}")
 
     # publish
-    out = publish(batch, [f.source_name for f in good], lake, run_id)
+    out = publish(run_id, {f.source_name: entry(f) for f in todo}, touched, lake)
     summary["published"], summary["rewritten"] = out["rows"], out["rewritten"]
     crashpoint("flow:published")
 
     # for the analyst: BI tables from the whole published panel, the HTML report, Data Docs
-    summary["bi"] = analyst.publish_bi(lake, run_id, summary, expectations)
+    summary["bi"] = analyst.publish_bi(lake, run_id, summary, expectations,
+                                       rebuild=bool(out["rewritten"]))
     summary["report"] = summary["bi"]["report"]
 
 
@@ -217,8 +228,9 @@ def format_summary(s: dict) -> str:
         f"{s.get('new_in_bronze', 0)} new in bronze)",
     ]
     if w:
-        lines += [f"- work: {w.get('processed', 0)} source(s) processed, {w.get('from_cache', 0)} "
-                  f"from cache (code version {w.get('code_version')}); validation "
+        lines += [f"- work: {w.get('processed', 0)} source(s) processed in {w.get('chunks', 0)} "
+                  f"chunk(s), {w.get('unchanged', 0)} unchanged in the lake (code version "
+                  f"{w.get('code_version')}); validation "
                   f"{w.get('validation', 'not run')}; tables rewritten: "
                   f"{', '.join(s.get('rewritten', [])) or 'none'}"]
     if st:

@@ -283,6 +283,12 @@ class Lake:
         return self._write_file_atomic(path, lambda tmp: pq.write_table(table, tmp), "bronze",
                                        exclusive=True) is not None
 
+    def bronze_summary(self, sha256: str) -> dict:
+        """{items, encoding} of a landed source file, without reading its text."""
+        t = pq.read_table(self._bronze_path(sha256), columns=["encoding"],
+                          filesystem=getattr(self, "pafs", None))
+        return {"items": t.num_rows, "encoding": t["encoding"][0].as_py() if t.num_rows else ""}
+
     def read_bronze(self, sha256: str) -> pa.Table:
         """The items of one landed source file."""
         return pq.read_table(self._bronze_path(sha256)).cast(TABLES["source_items"][1])
@@ -305,7 +311,8 @@ class Lake:
                 raise ValueError(f"missing column(s) {', '.join(missing)}")
             dataset = ds.dataset([str(f) for f in files], format="parquet", partitioning=partitioning,
                                  partition_base_dir=str(d), schema=schema)
-            return dataset.to_table().select(schema.names).cast(schema)
+            # in the key's order: the same rows read the same, however they are split in files
+            return sort_rows(table, dataset.to_table().select(schema.names).cast(schema))
         except (ValueError, pa.ArrowInvalid, pa.ArrowTypeError) as e:
             raise LakeSchemaError(
                 f"{d} was written with another schema than flows/schemas.py ({e}); its rows "
@@ -336,8 +343,75 @@ class Lake:
             )
         else:  # an empty table keeps one (empty) file: readable, with its schema
             pq.write_table(data, out / f"part-{version}-0.parquet")
+        meta = self._staging(run_id) / SEGMENTS / table
+        shutil.rmtree(meta, ignore_errors=True)
+        _write_json(meta / f"{version}.json", _segment_info(table, data, version, out))
+        (meta / WHOLE).touch()   # the table is replaced whole, no live segment is kept
         crashpoint(f"stage:{table}:written")
         return out
+
+    def stage_segment(self, run_id: str, table: str, data: pa.Table) -> dict | None:
+        """Rows of some sources (a chunk of a run) as one new SEGMENT of `table`: files named by
+        the digest of these rows, written into the run's staging area (several tasks may stage
+        segments of one run at once). At publish, the live segments of the other sources are
+        kept as they are (hard links): a run rewrites only what it read. None for no rows."""
+        layer, schema, part = TABLES[table]
+        data = sort_rows(table, data.select(schema.names).cast(schema)).combine_chunks()
+        if not data.num_rows:
+            return None
+        version = _digest(data)
+        out = self._staging(run_id) / layer / table
+        files = _write_parts(data, out, version, part)
+        info = {"version": version, "rows": data.num_rows, "files": files,
+                "sources": sorted(set(data["source_name"].to_pylist()))}
+        _write_json(self._staging(run_id) / SEGMENTS / table / f"{version}.json", info)
+        crashpoint(f"stage:{table}:written")
+        return info
+
+    def read_staged(self, run_id: str, table: str, columns: list[str] | None = None,
+                    where: tuple[str, list] | None = None) -> pa.Table:
+        """Rows the run staged for `table` (only `columns`; only rows whose where[0] is in
+        where[1])."""
+        layer, schema, _ = TABLES[table]
+        d = self._staging(run_id) / layer / table
+        files = sorted(d.rglob("*.parquet")) if d.is_dir() else []
+        if not files:
+            return schema.empty_table().select(columns or schema.names)
+        return _read_dir(d, table, files, columns, where)
+
+    def iter_staged(self, run_id: str, table: str, max_rows: int):
+        """The segments a run staged for `table`, read a few at a time: tables of about max_rows
+        rows (at least one table, empty when the run staged none)."""
+        layer, schema, _ = TABLES[table]
+        meta = self._staging(run_id) / SEGMENTS / table
+        infos = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(meta.glob("*.json"))] \
+            if meta.is_dir() else []
+        d = self._staging(run_id) / layer / table
+        group: list[dict] = []
+        for i, info in enumerate(infos):
+            group.append(info)
+            if sum(g["rows"] for g in group) >= max_rows or i == len(infos) - 1:
+                yield _read_dir(d, table, [d / f for g in group for f in g["files"]])
+                group = []
+        if not infos:
+            yield schema.empty_table()
+
+    def has_table(self, table: str) -> bool:
+        d = self.table_dir(table)
+        return d.is_dir() and any(d.rglob("*.parquet"))
+
+    def table_version(self, table: str) -> str:
+        """The live table's version (a digest of its segments' digests)."""
+        return _segments_version(self._live_segments(table)) if self.has_table(table) else ""
+
+    def layer_meta(self, table: str) -> dict:
+        """What the publishes of the table's layer noted (Lake.publish(meta=...))."""
+        return (_marker_json(self.root / TABLES[table][0], self.VERSION_FILE) or {}).get("meta") or {}
+
+    def source_index(self) -> dict:
+        """{source_name: {sha256, code_version, size, mtime_ns}} of every source whose rows are
+        live, as the last publish recorded it (empty for a new lake)."""
+        return (_marker_json(self.root / "silver", self.VERSION_FILE) or {}).get("sources") or {}
 
     # ---- publishing: staged layers, a journal, one atomic exchange per layer ------------------
     #
@@ -360,21 +434,69 @@ class Lake:
     POINTER = "_current.json"
     VERSION_FILE = "_version.json"
 
-    def publish(self, run_id: str) -> list[str]:
+    def publish(self, run_id: str, sources: dict | None = None,
+                touched: dict | None = None, meta: dict | None = None) -> list[str]:
         """Make every table staged by the run live at once (per layer: silver, gold); returns
-        the tables published. Raises LakeAuditError, publishing nothing, when the run's
-        validation report says it failed or a staged file does not read back as written.
-        Replaced versions wait in _trash for TRASH_GRACE_S (a reader may still be listing
-        them), then go at a later publish."""
+        the tables whose rows changed. `sources` ({source_name: its index entry}) are the
+        sources the run read: their rows in every live table are REPLACED by what the run staged
+        (segments holding only them are dropped, segments holding them and others are rewritten
+        without them, every other segment is kept as it is); the lake's source index records
+        them; `touched` only updates the index (a file whose stat changed, bytes not). Raises
+        LakeAuditError, publishing nothing, when the run's validation report says it
+        failed or a staged file does not read back as written. Replaced versions wait in _trash
+        for TRASH_GRACE_S (a reader may still be listing them), then go at a later publish."""
         staging = self._staging(run_id)
-        tables = [t for t, (layer, _, _) in TABLES.items() if (staging / layer / t).is_dir()]
-        if not tables:
-            self.discard(run_id)
-            return []
-        self._empty_trash()
+        replace = set(sources or ())
+        markers = {layer: _marker_json(self.root / layer, self.VERSION_FILE) or {}
+                   for layer in LAYER_ORDER}
+        plans: dict[str, dict] = {}
+        changed: list[str] = []
         try:
+            for t, (layer, _, _) in TABLES.items():
+                if layer not in LAYER_ORDER:
+                    continue
+                meta_dir = staging / SEGMENTS / t
+                new = {p.stem: json.loads(p.read_text(encoding="utf-8"))
+                       for p in sorted(meta_dir.glob("*.json"))} if meta_dir.is_dir() else {}
+                whole = (meta_dir / WHOLE).exists()
+                if not new and not whole and not (replace and t in SEGMENTED) \
+                        and not (touched and t == "reports"):
+                    continue
+                live = {} if whole else self._live_segments(t, markers[layer])
+                final = {} if whole else {v: i for v, i in live.items()
+                                          if not replace & set(i["sources"])}
+                for v, info in live.items():   # a segment with replaced and other sources
+                    if v not in final and not whole and set(info["sources"]) - replace:
+                        old = _read_dir(self.table_dir(t), t, [self.table_dir(t) / f for f in info["files"]])
+                        import pyarrow.compute as pc
+                        keep = pc.invert(pc.is_in(old["source_name"], value_set=pa.array(sorted(replace))))
+                        got = self.stage_segment(run_id, t, old.filter(keep))
+                        if got:
+                            new[got["version"]] = got
+                final.update(new)
+                if not final:   # no row left: one empty file keeps the table readable
+                    self.stage(run_id, t, TABLES[t][1].empty_table())
+                    final = {p.stem: json.loads(p.read_text(encoding="utf-8"))
+                             for p in sorted(meta_dir.glob("*.json"))}
+                if set(final) != set(live) or whole:
+                    changed.append(t)
+                elif not (t == "reports" and (replace or touched)):   # silver carries the index
+                    shutil.rmtree(staging / layer / t, ignore_errors=True)
+                    continue
+                d = staging / layer / t
+                d.mkdir(parents=True, exist_ok=True)
+                for v, info in final.items():   # the kept segments: the same files, linked
+                    if v not in new:
+                        for f in info["files"]:
+                            _link_file(self.table_dir(t) / f, d / f)
+                plans[t] = final
+            tables = list(plans)
+            if not tables:
+                self.discard(run_id)
+                return []
+            self._empty_trash()
             validation = self._validation_of(run_id)
-            audit = self._audit(run_id, tables)
+            audit = self._audit(run_id, plans, staged_now={t for t in plans})
         except LakeAuditError:
             self.discard(run_id)
             raise
@@ -385,17 +507,42 @@ class Lake:
         for layer in layers:
             _link_tree(self.root / layer, staging / layer,
                        skip={self.VERSION_FILE} | {t for t in tables if TABLES[t][0] == layer})
-            _write_json(staging / layer / self.VERSION_FILE, {
-                "publish_id": publish_id, "run_id": run_id,
-                "tables": {t: audit[t]["version"] for t in tables if TABLES[t][0] == layer}})
+            mine = [t for t in tables if TABLES[t][0] == layer]
+            segments = dict(markers[layer].get("segments") or {})
+            segments.update({t: plans[t] for t in mine})
+            marker = {"publish_id": publish_id, "run_id": run_id,
+                      "tables": {t: audit[t]["version"] for t in mine}, "segments": segments,
+                      "meta": {**(markers[layer].get("meta") or {}), **(meta or {})}}
+            if layer == "silver":
+                index = dict(markers["silver"].get("sources") or {})
+                index.update(touched or {})
+                index.update(sources or {})
+                marker["sources"] = index
+            _write_json(staging / layer / self.VERSION_FILE, marker)
         _fsync_tree(staging)
         journal = {"publish_id": publish_id, "run_id": run_id, "layers": layers, "tables": tables,
-                   "validation": validation,
-                   "audit": audit, "committed_at": _utcnow()}
+                   "changed": changed, "validation": validation,
+                   "audit": {t: {k: v for k, v in a.items() if k != "segments"} for t, a in audit.items()},
+                   "committed_at": _utcnow()}
         self._write_file_atomic(self.root / self.JOURNAL, lambda tmp: _write_json(tmp, journal),
                                 "journal")
         self._apply(journal)
-        return tables
+        return changed
+
+    def _live_segments(self, table: str, marker: dict | None = None) -> dict:
+        """{version: {rows, sources, files}} of the live table: from its layer's _version.json,
+        or (a table published before segments existed) read from its files."""
+        if marker is None:
+            marker = _marker_json(self.root / TABLES[table][0], self.VERSION_FILE) or {}
+        segs = (marker.get("segments") or {}).get(table)
+        if segs is not None:
+            return segs
+        d = self.table_dir(table)
+        files = sorted(d.rglob("*.parquet")) if d.is_dir() else []
+        out: dict = {}
+        for f in files:
+            out.setdefault(_version_of(f), []).append(f)
+        return {v: _segment_info(table, _read_dir(d, table, fs), v, d) for v, fs in out.items()}
 
     def _apply(self, journal: dict) -> None:
         """Steps 3 of a committed publish; idempotent, so recovery can run it again."""
@@ -543,50 +690,75 @@ class Lake:
         out["summary"] = f"validation passed: {n} expectations on {len(out['tables'])} tables"
         return out
 
-    def _audit(self, run_id: str, tables: list[str]) -> dict:
-        """Read every staged table back: one version per table, its schema, its rows' digest equal
-        to the digest its files are named by, unique keys. -> {table: {version, rows, files}}"""
+    def _audit(self, run_id: str, plans: dict, staged_now=None) -> dict:
+        """Check every staged table before the commit: its folder holds exactly the files of its
+        segments; every segment this run wrote reads back with its schema, its rows' digest equal
+        to the digest its files are named by, its row count, unique keys; no source in two
+        segments (so no key twice in the table). Kept segments were audited when published.
+        -> {table: {version, rows, files, segments}}"""
         out = {}
-        for t in tables:
-            layer, schema, part = TABLES[t]
+        for t, segs in plans.items():
+            layer, _, _ = TABLES[t]
             d = self._staging(run_id) / layer / t
-            files = sorted(d.rglob("*.parquet"))
-            versions = {_version_of(f) for f in files}
             where = f"staged table {t} of run {run_id}"
-            if len(versions) != 1 or "" in versions:
-                raise LakeAuditError(f"{where}: its files are not one version: "
-                                     f"{sorted(f.name for f in files)}")
-            version = versions.pop()
-            try:
-                data = _read_dir(d, t, files)
-            except (OSError, ValueError, pa.ArrowException) as e:
-                raise LakeAuditError(f"{where} does not read back: {e}") from e
-            data = sort_rows(t, data).combine_chunks()
-            if _digest(data) != version:
-                raise LakeAuditError(f"{where}: its rows read back differ from what was written "
-                                     f"(digest {_digest(data)} != {version})")
-            dupes = _duplicate_keys(t, data)
-            if dupes:
-                raise LakeAuditError(f"{where}: {dupes} key(s) {KEYS[t]} occur more than once")
-            out[t] = {"version": version, "rows": data.num_rows,
-                      "files": [f.relative_to(d).as_posix() for f in files]}
+            actual = {f.relative_to(d).as_posix() for f in d.rglob("*.parquet")}
+            listed = {f for info in segs.values() for f in info["files"]}
+            if actual != listed:
+                raise LakeAuditError(f"{where}: its files are not its segments' "
+                                     f"(extra {sorted(actual - listed)[:3]}, missing {sorted(listed - actual)[:3]})")
+            meta = self._staging(run_id) / SEGMENTS / t
+            written = {p.stem for p in meta.glob("*.json")} if meta.is_dir() else set()
+            owner: dict[str, str] = {}
+            for v, info in segs.items():
+                if any(_version_of(Path(f)) != v for f in info["files"]):
+                    raise LakeAuditError(f"{where}: segment {v} has files of another version")
+                if v in written:
+                    try:
+                        data = _read_dir(d, t, [d / f for f in info["files"]])
+                    except (OSError, ValueError, pa.ArrowException) as e:
+                        raise LakeAuditError(f"{where} does not read back: {e}") from e
+                    data = sort_rows(t, data).combine_chunks()
+                    if _digest(data) != v or data.num_rows != info["rows"]:
+                        raise LakeAuditError(f"{where}: its rows read back differ from what was "
+                                             f"written (digest {_digest(data)} != {v})")
+                    dupes = _duplicate_keys(t, data)
+                    if dupes:
+                        raise LakeAuditError(f"{where}: {dupes} key(s) {KEYS[t]} occur more than once")
+                for src in info["sources"]:
+                    if owner.setdefault(src, v) != v:
+                        raise LakeAuditError(f"{where}: rows of {src} are in two segments "
+                                             f"({owner[src]}, {v})")
+            out[t] = {"version": _segments_version(segs), "rows": sum(i["rows"] for i in segs.values()),
+                      "files": sorted(actual), "segments": segs}
         return out
 
     def _live_tables(self) -> dict:
         """{table: {version, rows, files}} of every live silver / gold table."""
         out = {}
-        for t, (layer, _, _) in TABLES.items():
-            d = self.table_dir(t)
-            if layer not in LAYER_ORDER or not d.is_dir():
-                continue
-            files = sorted(d.rglob("*.parquet"))
-            out[t] = {"version": ",".join(sorted({_version_of(f) for f in files})),
-                      "rows": sum(pq.read_metadata(f).num_rows for f in files),
-                      "files": [f.relative_to(self.root).as_posix() for f in files]}
+        for layer in LAYER_ORDER:
+            marker = _marker_json(self.root / layer, self.VERSION_FILE) or {}
+            for t, (lay, _, _) in TABLES.items():
+                d = self.table_dir(t)
+                if lay != layer or not d.is_dir():
+                    continue
+                segs = (marker.get("segments") or {}).get(t)
+                if segs is None:
+                    files = sorted(d.rglob("*.parquet"))
+                    out[t] = {"version": ",".join(sorted({_version_of(f) for f in files})),
+                              "rows": sum(pq.read_metadata(f).num_rows for f in files),
+                              "files": [f.relative_to(self.root).as_posix() for f in files]}
+                else:
+                    rel = d.relative_to(self.root).as_posix()
+                    out[t] = {"version": _segments_version(segs),
+                              "rows": sum(i["rows"] for i in segs.values()),
+                              "files": sorted(f"{rel}/{f}" for i in segs.values() for f in i["files"])}
         return out
 
     def _live_inputs(self) -> list[dict]:
-        """(source_name, sha256) of every source whose rows are live (from silver reports)."""
+        """(source_name, sha256) of every source whose rows are live."""
+        index = self.source_index()
+        if index:
+            return [{"source_name": n, "sha256": e.get("sha256")} for n, e in sorted(index.items())]
         d = self.table_dir("reports")
         files = sorted(d.rglob("*.parquet")) if d.is_dir() else []
         if not files:
@@ -659,6 +831,60 @@ class Lake:
         finally:
             shutil.rmtree(staged, ignore_errors=True)
         return live
+
+
+SEGMENTS = "_segments"   # <staging>/_segments/<table>/<version>.json: what a run staged
+WHOLE = "_whole"         # <staging>/_segments/<table>/_whole: the table is replaced whole
+# tables whose rows belong to a source: a run replaces the rows of the sources it read
+SEGMENTED = ("reports", "indicator_mentions", "indicator_panel")
+
+
+def _write_parts(data: pa.Table, out: Path, version: str, part: str | None) -> list[str]:
+    """One segment's files (hive partitions by `part`), named part-<version>-<i>.parquet."""
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    if part and data.num_rows:
+        ds.write_dataset(
+            data, out, format="parquet",
+            partitioning=ds.partitioning(pa.schema([data.schema.field(part)]), flavor="hive"),
+            basename_template=f"part-{version}-{{i}}.parquet",
+            existing_data_behavior="overwrite_or_ignore",
+            file_visitor=lambda f: written.append(Path(f.path).relative_to(out).as_posix()))
+    else:
+        pq.write_table(data, out / f"part-{version}-0.parquet")
+        written.append(f"part-{version}-0.parquet")
+    return sorted(written)
+
+
+def _segment_info(table: str, data: pa.Table, version: str, table_dir: Path) -> dict:
+    files = sorted(f.relative_to(table_dir).as_posix()
+                   for f in table_dir.rglob(f"part-{version}-*.parquet"))
+    sources = sorted(set(data["source_name"].to_pylist())) if "source_name" in data.column_names else []
+    return {"version": version, "rows": data.num_rows, "sources": sources, "files": files}
+
+
+def _segments_version(segs: dict) -> str:
+    """A table's version: its one segment's digest, or a digest of its segments' digests."""
+    if len(segs) == 1:
+        return next(iter(segs))
+    return hashlib.sha256(",".join(sorted(segs)).encode()).hexdigest()[:16]
+
+
+def _link_file(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        pass
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _marker_json(layer_dir: Path, name: str) -> dict | None:
+    try:
+        return json.loads((layer_dir / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _digest(data: pa.Table) -> str:
@@ -808,8 +1034,10 @@ def _swap_layer(staged: Path, live: Path, old: Path, point: str) -> None:
         os.rename(staged, live)
 
 
-def _read_dir(d: Path, table: str, files: list[Path]) -> pa.Table:
-    """The files of one table folder as a table of its schema."""
+def _read_dir(d: Path, table: str, files: list[Path], columns: list[str] | None = None,
+              where: tuple[str, list] | None = None) -> pa.Table:
+    """The files of one table folder as a table of its schema (or its `columns`, with the rows
+    whose where[0] is in where[1])."""
     _, schema, part = TABLES[table]
     partitioning = ds.partitioning(pa.schema([schema.field(part)]), flavor="hive") if part else None
     written = pq.read_schema(files[0])
@@ -818,6 +1046,9 @@ def _read_dir(d: Path, table: str, files: list[Path]) -> pa.Table:
         raise ValueError(f"missing column(s) {', '.join(missing)}")
     dataset = ds.dataset([str(f) for f in files], format="parquet", partitioning=partitioning,
                          partition_base_dir=str(d), schema=schema)
+    if columns or where:
+        flt = ds.field(where[0]).isin(where[1]) if where else None
+        return dataset.to_table(columns=columns or schema.names, filter=flt)
     return dataset.to_table().select(schema.names).cast(schema)
 
 
@@ -862,7 +1093,6 @@ class ObjectStoreLake(Lake):
         self.base = self.base.rstrip("/")
         self.pafs = PyFileSystem(FSSpecHandler(self.fs))
         self.root = self.url
-        self._staged: dict[str, dict[str, dict]] = {}   # run_id -> table -> {version, files}
 
     def __repr__(self) -> str:
         return f"Lake({self.url!r})"
@@ -960,6 +1190,23 @@ class ObjectStoreLake(Lake):
         except FileNotFoundError:
             return {"tables": {}, "retired": []}
 
+    def has_table(self, table: str) -> bool:
+        return bool(self._pointer()["tables"].get(table))
+
+    def table_version(self, table: str) -> str:
+        entry = self._pointer()["tables"].get(table)
+        return entry["version"] if entry else ""
+
+    def layer_meta(self, table: str) -> dict:
+        return self._pointer().get("meta") or {}
+
+    def current(self) -> dict | None:
+        pointer = self._pointer()
+        return pointer if pointer.get("tables") else None
+
+    def source_index(self) -> dict:
+        return self._pointer().get("sources") or {}
+
     def table_files(self, table: str) -> list[str]:
         """The live files of a table (URLs), as named by the pointer."""
         entry = self._pointer()["tables"].get(table)
@@ -975,68 +1222,171 @@ class ObjectStoreLake(Lake):
         files = [self._key(f) for f in entry["files"]]
         dataset = ds.dataset(files, format="parquet", filesystem=self.pafs, schema=schema,
                              partitioning=partitioning, partition_base_dir=self._table_key(table))
-        return dataset.to_table().select(schema.names).cast(schema)
+        return sort_rows(table, dataset.to_table().select(schema.names).cast(schema))
+
+    def _meta_key(self, run_id: str, *parts: str) -> str:
+        return self._key("_staging", run_id, SEGMENTS, *parts)
+
+    def _write_segment(self, run_id: str, table: str, data: pa.Table, whole: bool) -> dict:
+        layer, schema, part = TABLES[table]
+        version = _digest(data)
+        out = self._table_key(table)
+        written: list[str] = []
+        if part and data.num_rows:
+            ds.write_dataset(
+                data, out, format="parquet", filesystem=self.pafs,
+                partitioning=ds.partitioning(pa.schema([schema.field(part)]), flavor="hive"),
+                basename_template=f"part-{version}-{{i}}.parquet",
+                existing_data_behavior="overwrite_or_ignore", file_visitor=lambda f: written.append(f.path))
+        else:
+            key = f"{out}/part-{version}-0.parquet"
+            pq.write_table(data, key, filesystem=self.pafs)
+            written.append(key)
+        info = {"version": version, "rows": data.num_rows, "files": sorted(w[len(self.base) + 1:] for w in written),
+                "sources": sorted(set(data["source_name"].to_pylist())) if "source_name" in data.column_names else []}
+        if whole:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm(self._meta_key(run_id, table), recursive=True)
+            self._put(self._meta_key(run_id, table, WHOLE), b"")
+        self._put(self._meta_key(run_id, table, f"{version}.json"), json.dumps(info).encode())
+        return info
 
     def stage(self, run_id: str, table: str, data: pa.Table) -> str | None:
         """Write the table's files under their final, content-named keys (invisible to readers
         of the pointer until publish). None when the live version already holds these rows."""
         layer, schema, part = TABLES[table]
         data = sort_rows(table, data.select(schema.names).cast(schema)).combine_chunks()
-        version = _digest(data)
-        if self._pointer()["tables"].get(table, {}).get("version") == version:
+        if self._pointer()["tables"].get(table, {}).get("version") == _digest(data):
             return None
-        out = self._table_key(table)
-        written: list[str] = []
+        self._write_segment(run_id, table, data, whole=True)
+        return self._table_key(table)
 
-        def visit(f):
-            written.append(f.path)
+    def stage_segment(self, run_id: str, table: str, data: pa.Table) -> dict | None:
+        layer, schema, part = TABLES[table]
+        data = sort_rows(table, data.select(schema.names).cast(schema)).combine_chunks()
+        if not data.num_rows:
+            return None
+        return self._write_segment(run_id, table, data, whole=False)
 
-        if part and data.num_rows:
-            ds.write_dataset(
-                data, out, format="parquet", filesystem=self.pafs,
-                partitioning=ds.partitioning(pa.schema([schema.field(part)]), flavor="hive"),
-                basename_template=f"part-{version}-{{i}}.parquet",
-                existing_data_behavior="overwrite_or_ignore", file_visitor=visit)
-        else:
-            key = f"{out}/part-{version}-0.parquet"
-            pq.write_table(data, key, filesystem=self.pafs)
-            written.append(key)
-        rel = sorted(w[len(self.base) + 1:] for w in written)
-        self._staged.setdefault(run_id, {})[table] = {"version": version, "files": rel}
-        return out
+    def _staged_meta(self, run_id: str, table: str) -> tuple[dict, bool]:
+        keys = self.fs.glob(self._meta_key(run_id, table, "*"))
+        infos = {k.rsplit("/", 1)[-1][:-5]: json.loads(self.fs.cat_file(k)) for k in sorted(keys)
+                 if k.endswith(".json")}
+        return infos, any(k.endswith("/" + WHOLE) for k in keys)
 
-    def publish(self, run_id: str) -> list[str]:
-        """One PUT of the pointer makes every table staged by the run live at once."""
-        staged = self._staged.pop(run_id, {})
-        if not staged:
-            return []
+    def _read_files(self, table: str, files: list[str], columns=None, where=None) -> pa.Table:
+        _, schema, part = TABLES[table]
+        if not files:
+            return schema.empty_table().select(columns or schema.names)
+        partitioning = (ds.partitioning(pa.schema([schema.field(part)]), flavor="hive")
+                        if part else None)
+        dataset = ds.dataset([self._key(f) for f in files], format="parquet", filesystem=self.pafs,
+                             schema=schema, partitioning=partitioning,
+                             partition_base_dir=self._table_key(table))
+        if columns or where:
+            flt = ds.field(where[0]).isin(where[1]) if where else None
+            return dataset.to_table(columns=columns or schema.names, filter=flt)
+        return dataset.to_table().select(schema.names).cast(schema)
+
+    def read_staged(self, run_id: str, table: str, columns=None, where=None) -> pa.Table:
+        infos, _ = self._staged_meta(run_id, table)
+        return self._read_files(table, [f for i in infos.values() for f in i["files"]], columns, where)
+
+    def iter_staged(self, run_id: str, table: str, max_rows: int):
+        infos = list(self._staged_meta(run_id, table)[0].values())
+        group: list[dict] = []
+        for i, info in enumerate(infos):
+            group.append(info)
+            if sum(g["rows"] for g in group) >= max_rows or i == len(infos) - 1:
+                yield self._read_files(table, [f for g in group for f in g["files"]])
+                group = []
+        if not infos:
+            yield TABLES[table][1].empty_table()
+
+    def _live_segments(self, table: str, entry: dict | None) -> dict:
+        if not entry:
+            return {}
+        if entry.get("segments") is not None:
+            return entry["segments"]
+        data = self._read_files(table, entry["files"])
+        return {entry["version"]: {"version": entry["version"], "rows": data.num_rows, "files": entry["files"],
+                                   "sources": sorted(set(data["source_name"].to_pylist()))
+                                   if "source_name" in data.column_names else []}}
+
+    def publish(self, run_id: str, sources: dict | None = None, touched: dict | None = None,
+                meta: dict | None = None) -> list[str]:
+        """One PUT of the pointer makes every table staged by the run live at once; the rows of
+        `sources` are replaced, every other segment is kept (see Lake.publish)."""
+        import pyarrow.compute as pc
+
+        replace = set(sources or ())
         pointer = self._pointer()
         now = time.time()
+        changed, entries = [], {}
+        for t, (layer, _, _) in TABLES.items():
+            if layer not in LAYER_ORDER:
+                continue
+            new, whole = self._staged_meta(run_id, t)
+            if not new and not whole and not (replace and t in SEGMENTED):
+                continue
+            live = {} if whole else self._live_segments(t, pointer["tables"].get(t))
+            final = {v: i for v, i in live.items() if not replace & set(i["sources"])}
+            for v, info in live.items():
+                if v not in final and set(info["sources"]) - replace:
+                    old = self._read_files(t, info["files"])
+                    keep = pc.invert(pc.is_in(old["source_name"], value_set=pa.array(sorted(replace))))
+                    got = self.stage_segment(run_id, t, old.filter(keep))
+                    if got:
+                        new[got["version"]] = got
+            final.update(new)
+            if not final:
+                got = self._write_segment(run_id, t, TABLES[t][1].empty_table(), whole=True)
+                final = {got["version"]: got}
+            if set(final) == set(live) and not whole:
+                continue
+            changed.append(t)
+            entries[t] = {"version": _segments_version(final), "rows": sum(i["rows"] for i in final.values()),
+                          "files": sorted(f for i in final.values() for f in i["files"]), "segments": final}
+        if not entries and not touched:
+            self.discard(run_id)
+            return []
         keep = {f for e in pointer["tables"].values() for f in e["files"]}
+        staged_files = {f for e in entries.values() for f in e["files"]}
         retired = []
         for r in pointer.get("retired", []):  # versions replaced earlier: gone after the grace
             if now - r["at"] > TRASH_GRACE_S:
-                for f in set(r["files"]) - keep - {f for e in staged.values() for f in e["files"]}:
+                for f in set(r["files"]) - keep - staged_files:
                     with contextlib.suppress(FileNotFoundError):
                         self.fs.rm_file(self._key(f))
             else:
                 retired.append(r)
-        for table, entry in staged.items():
+        for table, entry in entries.items():
             old = pointer["tables"].get(table)
-            if old:
-                retired.append({"table": table, "files": old["files"], "at": now})
+            if old and set(old["files"]) - set(entry["files"]):
+                retired.append({"table": table, "files": sorted(set(old["files"]) - set(entry["files"])),
+                                "at": now})
             pointer["tables"][table] = entry
-        pointer.update(retired=retired, run_id=run_id, published_at=now)
+        index = dict(pointer.get("sources") or {})
+        index.update(touched or {})
+        index.update(sources or {})
+        pointer.update(retired=retired, run_id=run_id, published_at=now, sources=index,
+                       meta={**(pointer.get("meta") or {}), **(meta or {})})
         self._put(self._key(self.POINTER), json.dumps(pointer, indent=1).encode())
-        return sorted(staged)
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(self._key("_staging", run_id), recursive=True)
+        return changed
 
     def discard(self, run_id: str) -> None:
         """Delete the files of a run that was staged but not published."""
         live = {f for e in self._pointer()["tables"].values() for f in e["files"]}
-        for entry in self._staged.pop(run_id, {}).values():
-            for f in set(entry["files"]) - live:
-                with contextlib.suppress(FileNotFoundError):
-                    self.fs.rm_file(self._key(f))
+        for t in TABLES:
+            infos, _ = self._staged_meta(run_id, t)
+            for info in infos.values():
+                for f in set(info["files"]) - live:
+                    with contextlib.suppress(FileNotFoundError):
+                        self.fs.rm_file(self._key(f))
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(self._key("_staging", run_id), recursive=True)
 
     # ---- logs --------------------------------------------------------------------------------
     def write_quarantine(self, run_id: str, stage: str, rows: list[dict]) -> str | None:

@@ -1,14 +1,16 @@
-"""Stage 2, per source file: clean -> split -> extract -> panel, cached by content.
+"""Stage 2, per chunk of source files: clean -> split -> extract -> panel, staged as segments.
 
-One task run per source file (`process <name>`), so Prefect caches and a task runner (threads,
-Dask) spreads the work per file. The cache key is the file's sha256, its name and the CODE
-VERSION of the core (a hash of flows/core/*.py, flows/vocab/*.csv and the shell code that calls
-them) plus the task's own source: a re-run on the same bytes with the same code reads the
-persisted result instead of running the core, a changed file or a changed extractor runs again.
-Results are persisted in the lake's results folder (Lake.results_dir(), <lake>/_prefect_results
-for a local lake), so the cache survives new processes and belongs to the lake.
+One task run per chunk (`process chunk <i>`), so a task runner (threads, Dask) spreads the work
+and the run pays Prefect's per-task cost a few times, not once per file. The task reads each
+source's items from bronze (the lake is the only input, never the source again), runs the core
+per source (a source that fails a stage is quarantined, the others go on) and STAGES the chunk's
+rows as one segment per table (Lake.stage_segment): nothing of a run is held in memory beyond a
+chunk, and the flow gets back counts and rejects only.
 
-The task reads its items from bronze (the lake is the only input), never from the source again.
+What is done again is decided by the lake, not by a cache: a source is processed when the lake's
+source index does not hold it with the same sha256 and the same CODE VERSION (a hash of
+flows/core/*.py, flows/vocab/*.csv and the shell code that calls them): a changed file or a
+changed extractor runs again, everything else is left as it is.
 """
 from __future__ import annotations
 
@@ -19,12 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prefect import get_run_logger, task
-from prefect.cache_policies import INPUTS, TASK_SOURCE
+from prefect.cache_policies import NO_CACHE
 
 from . import reports_of_item
 from .core import pipeline
-from .core.model import Mention, PanelRow, Report, SourceError, SourceItem
+from .core.model import Mention, PanelRow, Report, SourceError, SourceItem, as_dicts
 from .lake import Lake
+from .schemas import to_table
 
 HERE = Path(__file__).resolve().parent
 # what the result of a source depends on besides its bytes
@@ -108,20 +111,42 @@ def describe(stats: dict) -> str:
             + (f"; {stats['rejected']} input(s) quarantined" if stats.get("rejected") else ""))
 
 
-# the lake is where the items are read from, not what the result depends on
-CACHE_POLICY = (INPUTS - "lake") + TASK_SOURCE
+@dataclass
+class ChunkResult:
+    """What a chunk's task staged (segment versions per table), per source counts and rejects."""
+    sources: list[dict] = field(default_factory=list)   # {source_name, sha256, stats}
+    segments: dict = field(default_factory=dict)        # table -> segment version
+    rows: dict = field(default_factory=dict)            # table -> rows staged
+    rejects: list[dict] = field(default_factory=list)   # quarantine records, run-less
+    stats: dict = field(default_factory=dict)
 
 
-@task(name="process", task_run_name="process {source_name}", cache_policy=CACHE_POLICY,
-      persist_result=True)
-def process_source(source_name: str, sha256: str, code_version: str, lake: str) -> SourceResult:
-    """clean -> split -> extract -> panel for one source file (its items read from bronze)."""
-    items = items_of(Lake(lake).read_bronze(sha256), source_name)
-    out = run_core(source_name, sha256, items)
-    get_run_logger().info("%s: %s (%.2f s)", source_name, describe(out.stats), out.stats["seconds"])
+@task(name="process", task_run_name="process chunk {index} ({n} files)", cache_policy=NO_CACHE,
+      persist_result=False)
+def process_chunk(sources: list[tuple[str, str]], run_id: str, code_version: str, lake: str,
+                  index: int = 1, n: int = 0) -> ChunkResult:
+    """clean -> split -> extract -> panel for the (source_name, sha256) of one chunk (their items
+    read from bronze); the rows staged as one segment per table of the run."""
+    lk = Lake(lake)
+    out = ChunkResult()
+    tables: dict[str, list] = {"reports": [], "indicator_mentions": [], "indicator_panel": []}
+    logger = get_run_logger()
+    t0 = time.perf_counter()
+    for source_name, sha256 in sources:
+        res = run_core(source_name, sha256, items_of(lk.read_bronze(sha256), source_name))
+        tables["reports"] += [dict(vars(r), sha256=sha256) for r in res.reports]
+        tables["indicator_mentions"] += as_dicts(res.mentions)
+        tables["indicator_panel"] += as_dicts(res.panel)
+        out.rejects += res.rejects
+        out.sources.append({"source_name": source_name, "sha256": sha256, "stats": res.stats})
+        logger.debug("%s: %s", source_name, describe(res.stats))
+    for name, rows in tables.items():
+        info = lk.stage_segment(run_id, name, to_table(name, rows))
+        out.rows[name] = len(rows)
+        if info:
+            out.segments[name] = info["version"]
+    keys = ("reports", "non_reports", "debris_lines_removed", "mentions", "panel_rows", "rejected")
+    out.stats = {k: sum(s["stats"].get(k, 0) for s in out.sources) for k in keys}
+    out.stats["seconds"] = round(time.perf_counter() - t0, 3)
+    logger.info("%d source(s): %s (%.2f s)", len(sources), describe(out.stats), out.stats["seconds"])
     return out
-
-
-def for_lake(lake: Lake):
-    """process_source with its results persisted in (and its cache read from) the lake's folder."""
-    return process_source.with_options(result_storage=lake.results_dir())

@@ -1,8 +1,9 @@
-"""Stage 4: publish the validated batch, and the one-writer-per-lake rule around a run.
+"""Stage 4: publish what the run staged, and the one-writer-per-lake rule around a run.
 
-Publishing replaces the rows of the sources the run read and keeps the rest; each table is
-staged whole and swapped in (Lake.stage / Lake.publish). A table whose rows did not change is
-not staged, so a re-run with no new input writes no Parquet file.
+Publishing replaces the rows of the sources the run read and keeps the rest (Lake.publish): the
+process tasks staged one segment per chunk and table, the live segments of other sources are
+kept as they are (hard links), and each layer is swapped in at once. A run with no new input
+stages nothing and writes no Parquet file.
 
 Concurrency: a run holds the LAKE's lock (Lake.lock: an fcntl lock on <lake>/.lock for a local
 lake, a conditional-PUT lease object for S3) from its first write to its manifest. A second run
@@ -17,11 +18,10 @@ import contextlib
 import os
 import time
 
-import pyarrow as pa
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from .lake import Lake, LakeBusy, upsert_by_source
+from .lake import Lake, LakeBusy
 
 PUBLISHED_TABLES = ("reports", "indicator_mentions", "indicator_panel")
 
@@ -54,19 +54,16 @@ def writer_lock(lake: Lake, timeout_s: float | None = None, poll_s: float = 0.5)
 
 
 @task(name="publish", cache_policy=NO_CACHE, persist_result=False)
-def publish(tables: dict[str, pa.Table], sources: list[str], lake: str, run_id: str) -> dict:
-    """Replace the rows of the sources this run read, stage whole tables, swap them in."""
+def publish(run_id: str, sources: dict, touched: dict, lake: str) -> dict:
+    """Make the run's staged segments live, replacing the rows of `sources` (the sources it
+    read: {source_name: index entry}); `touched` only updates the lake's source index."""
     lk = Lake(lake)
-    counts, written = {}, []
     try:
-        for name in PUBLISHED_TABLES:
-            merged = upsert_by_source(lk.read_table(name), tables[name], set(sources))
-            if lk.stage(run_id, name, merged) is not None:
-                written.append(name)
-            counts[name] = merged.num_rows
-        lk.publish(run_id)
+        changed = lk.publish(run_id, sources=sources, touched=touched)
     finally:
         lk.discard(run_id)
+    live = (lk.current() or {}).get("tables", {})
+    counts = {t: live.get(t, {}).get("rows", 0) for t in PUBLISHED_TABLES}
     get_run_logger().info("published %s; rewritten: %s", ", ".join(f"{k}={v}" for k, v in counts.items()),
-                          ", ".join(written) or "none (no table changed)")
-    return {"rows": counts, "rewritten": written}
+                          ", ".join(changed) or "none (no table changed)")
+    return {"rows": counts, "rewritten": changed}

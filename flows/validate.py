@@ -30,6 +30,7 @@ class Failure:
     examples: list = field(default_factory=list)
     observed: object = None
     error: str | None = None
+    where: list = field(default_factory=list)   # source_name#doc_index of rows with the examples
 
     def line(self) -> str:
         what = {k: v for k, v in self.kwargs.items()
@@ -146,12 +147,45 @@ def validate_tables(tables: dict[str, pa.Table],
                 examples=_plain(r.get("partial_unexpected_list") or []),
                 observed=_plain(r.get("observed_value")),
                 error=exc.get("exception_message") if exc.get("raised_exception") else None,
+                where=_where(data, cfg.kwargs.get("column"), r.get("partial_unexpected_list")),
             ))
         report.tables[table] = {"rows": data.num_rows, "expectations": len(result.results),
                                 "failed": failed}
         report.gx_results[table] = _plain(result.to_json_dict())
         report.success = report.success and bool(result.success)
     return report
+
+
+def _where(data: pa.Table, column: str | None, examples) -> list[str]:
+    """source_name#doc_index (or #item_index) of the rows holding a failure's example values."""
+    if not column or not examples or column not in data.column_names \
+            or "source_name" not in data.column_names:
+        return []
+    idx = "doc_index" if "doc_index" in data.column_names else "item_index"
+    seen = set(map(repr, examples))
+    out = {f"{r['source_name']}#{r.get(idx, '')}"
+           for r in data.select([c for c in ("source_name", idx, column) if c in data.column_names]).to_pylist()
+           if repr(r[column]) in seen}
+    return sorted(out)[:50]
+
+
+def merge_reports(reports: list[ValidationReport]) -> ValidationReport:
+    """Reports of several batches (of one or several tables) -> one: rows and failures add up;
+    the GX results are kept per batch (`table`, `table#2`, ...) for Data Docs."""
+    out = ValidationReport(success=all(r.success for r in reports))
+    for r in reports:
+        for t, s in r.tables.items():
+            have = out.tables.setdefault(t, {"rows": 0, "expectations": s["expectations"], "failed": 0})
+            have["rows"] += s["rows"]
+            have["failed"] += s["failed"]
+        out.failures += r.failures
+        for t, raw in r.gx_results.items():
+            key, k = t, 1
+            while key in out.gx_results:
+                k += 1
+                key = f"{t}#{k}"
+            out.gx_results[key] = raw
+    return out
 
 
 def build_data_docs(results: list[tuple[str, str, dict]], out_dir: str | os.PathLike,
@@ -176,20 +210,21 @@ def build_data_docs(results: list[tuple[str, str, dict]], out_dir: str | os.Path
     })
     suites = set()
     for run_id, table, raw in results:
-        if table not in suites:
+        suite_name = table.split("#")[0]
+        if suite_name not in suites:
             try:
-                context.suites.add(ExpectationSuite(**load_suite(table, suites_dir)))
+                context.suites.add(ExpectationSuite(**load_suite(suite_name, suites_dir)))
             except FileNotFoundError:
                 pass  # a result of a table whose suite is gone: the result page is still built
-            suites.add(table)
+            suites.add(suite_name)
         try:
             result = ExpectationSuiteValidationResultSchema().load(raw)
         except Exception:  # noqa: BLE001 - a result GX cannot read back (another version): skip it
             continue
         key = ValidationResultIdentifier(
-            expectation_suite_identifier=ExpectationSuiteIdentifier(name=table),
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
             run_id=RunIdentifier(run_name=run_id, run_time=_run_time(run_id)),
-            batch_identifier=table)
+            batch_identifier=table.replace("#", "-"))
         context.validation_results_store.set(key, result)
     context.build_data_docs(site_names=["gwr_lake"])
     return out / "index.html"

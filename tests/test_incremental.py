@@ -1,5 +1,6 @@
-"""Incremental and idempotent runs (issue 6): work keyed by content and code version, through
-Prefect's own task caching with results persisted in the lake's results folder."""
+"""Incremental and idempotent runs (issue 6, issue 9): the lake's source index (sha256, size,
+mtime, code version of every source whose rows are live) says what to do again; a run replaces
+the segments of the sources it read and keeps every other file as it is."""
 from __future__ import annotations
 
 import shutil
@@ -53,7 +54,7 @@ def test_rerun_without_new_input_does_no_stage_work(lake_copy):
     gold = {t: table(lake_copy, t) for t in TABLES}
     s = run(SEEDS, lake_copy)
     w = s["work"]
-    assert (w["processed"], w["from_cache"], w["validation"]) == (0, 5, "from cache")
+    assert (w["processed"], w["unchanged"], w["not_read"], w["validation"]) == (0, 5, 5, "nothing new")
     assert s["new_in_bronze"] == 0 and s["rewritten"] == [] and w["bronze_files_written"] == 0
     # not one Parquet file written, replaced or removed
     assert parquet_files(lake_copy) == before
@@ -67,7 +68,7 @@ def test_one_new_file_processes_only_that_file(lake_copy, tmp_path):
     text = (SEEDS / "000_c9b0bbd917161d38.txt").read_text(encoding="utf-8")
     (src / "new_report.txt").write_text(text.replace("2023", "2024", 3), encoding="utf-8")
     s = run(src, lake_copy)
-    assert (s["work"]["processed"], s["work"]["from_cache"], s["new_in_bronze"]) == (1, 5, 1)
+    assert (s["work"]["processed"], s["work"]["unchanged"], s["new_in_bronze"]) == (1, 5, 1)
     assert s["work"]["validation"] == "ran"
     panel = table(lake_copy, "indicator_panel")
     assert pc.sum(pc.equal(panel["source_name"], "new_report.txt")).as_py() > 5
@@ -83,7 +84,7 @@ def test_a_changed_file_replaces_the_rows_it_produced(lake_copy, tmp_path):
     text = (src / name).read_text(encoding="utf-8")
     (src / name).write_text(text[: len(text) // 3], encoding="utf-8")  # fewer reports now
     s = run(src, lake_copy)
-    assert (s["work"]["processed"], s["work"]["from_cache"]) == (1, 4)
+    assert (s["work"]["processed"], s["work"]["unchanged"]) == (1, 4)
     after = table(lake_copy, "reports")
     n_after = pc.sum(pc.equal(after["source_name"], name)).as_py()
     assert 0 < n_after < n_before
@@ -93,13 +94,31 @@ def test_a_changed_file_replaces_the_rows_it_produced(lake_copy, tmp_path):
     no_duplicates_nor_orphans(lake_copy)
 
 
-def test_changed_core_code_invalidates_the_cache(lake_copy, monkeypatch):
+def test_changed_core_code_processes_everything_again(lake_copy, monkeypatch):
     import flows.process
 
     monkeypatch.setattr(flows.process, "code_version", lambda: "another-extractor")
     s = run(SEEDS, lake_copy)
-    assert (s["work"]["processed"], s["work"]["from_cache"]) == (5, 0)
-    assert s["rewritten"] == []  # same code in fact: same rows, nothing rewritten
+    assert (s["work"]["processed"], s["work"]["unchanged"]) == (5, 0)
+    assert s["rewritten"] == []  # same code in fact: same rows, the same segments
+    from flows.lake import Lake
+    assert {e["code_version"] for e in Lake(lake_copy).source_index().values()} == {"another-extractor"}
+
+
+def test_a_touched_file_is_hashed_not_processed(lake_copy, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(SEEDS, src)
+    import os
+    p = src / "001_9eeac6bb57bd8a70.txt"
+    os.utime(p, ns=(p.stat().st_atime_ns, p.stat().st_mtime_ns + 10**9))   # same bytes, new mtime
+    before = parquet_files(lake_copy)
+    s = run(src, lake_copy)
+    assert (s["work"]["processed"], s["work"]["unchanged"], s["work"]["not_read"]) == (0, 5, 4)
+    assert s["rewritten"] == []
+    assert {k: v for k, v in parquet_files(lake_copy).items() if "/reports/" not in k} == \
+        {k: v for k, v in before.items() if "/reports/" not in k}
+    s = run(src, lake_copy)   # the index now has the new mtime: not even read
+    assert s["work"]["not_read"] == 5
 
 
 def test_code_version_hashes_the_core_and_vocabulary():

@@ -69,7 +69,7 @@ def test_the_lake_on_s3(prefect_server, s3, seeded_lake, tmp_path, monkeypatch):
     parquet = {k: v for k, v in objs.items() if k.endswith(".parquet")}
     state = gwr_lake(source=str(SEEDS), lake=url, return_state=True)
     assert state.is_completed(), state.message
-    assert state.result()["work"]["from_cache"] == 5
+    assert state.result()["work"]["unchanged"] == 5
     after = _objects("gwr-test/lake")
     assert {k: v for k, v in after.items() if k.endswith(".parquet")} == parquet
 
