@@ -23,6 +23,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from . import memory
 from .lake import Lake
 
 DATA_DOCS_RUNS = 10   # Data Docs show the validations of this many last runs
@@ -34,7 +35,7 @@ class BIValidationFailed(RuntimeError):
 
 @task(name="publish-bi", cache_policy=NO_CACHE, persist_result=False)
 def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None = None,
-               publish: bool = True, rebuild: bool = True) -> dict:
+               publish: bool = True, rebuild: bool = True, focus: list[str] | None = None) -> dict:
     """BI tables from the whole published panel (when `publish`, and `rebuild` -- the panel
     changed -- or the live BI tables were not built from the live panel), then the report and the Data Docs (always). Raises BIValidationFailed, after writing the report, when a BI suite fails:
     the previous BI tables stay."""
@@ -55,6 +56,7 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
         if publish and (rebuild or lk.layer_meta("indicator_wide").get("bi_from") != panel_version
                         or not lk.has_table("indicator_wide")):
             tables = bi_tables(lk.read_table("indicator_panel"))
+            memory.release()
             report = validate_tables(tables, bi_suites)
             check = report.to_dict()
             json_path = lk.write_text("validation", f"{run_id}-bi.json",
@@ -79,7 +81,7 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
                             ", ".join(rewritten) or "none (no table changed)")
     finally:
         try:
-            out["report"] = write_report(lk, run_id, summary, check, expectations)
+            out["report"] = write_report(lk, run_id, summary, check, expectations, focus)
         except Exception as exc:  # noqa: BLE001 - the tables are published: say it, go on
             logger.error("report not written: %s: %s", type(exc).__name__, exc, exc_info=True)
             out["report"] = None
@@ -91,7 +93,7 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
 
 
 def write_report(lk: Lake, run_id: str, summary: dict, bi_check: dict | None,
-                 expectations: str | None = None) -> str:
+                 expectations: str | None = None, focus: list[str] | None = None) -> str:
     """Data Docs and reports/index.html of the lake as it is now; a link artifact to them.
     Returns the report's URL."""
     from .report import render_report
@@ -125,7 +127,8 @@ def write_report(lk: Lake, run_id: str, summary: dict, bi_check: dict | None,
         run=dict(summary, status=status),
         checks=[("batch: this run's new rows", json.loads(batch_text) if batch_text else None),
                 ("BI tables: indicator_wide, target_attainment", bi_check)],
-        runs=earlier + [dict(summary, status=status)], links=links, lake=lk.location())
+        runs=earlier + [dict(summary, status=status)], links=links, lake=lk.location(),
+        focus=set(focus or ()))
     lk.write_report("index.html", page)
     url, docs = lk.report_url("index.html"), lk.report_url("data_docs/index.html")
     create_markdown_artifact(

@@ -184,10 +184,12 @@ def counts_rows(summary: dict) -> list[dict]:
 
 
 @task(name="artifacts", cache_policy=NO_CACHE, persist_result=False)
-def publish_artifacts(summary: dict, panel: list[dict], report, batch_rows: dict[str, list[dict]],
+def publish_artifacts(summary: dict, panel, report, batch_rows: dict[str, list[dict]],
                       summary_markdown: str, suites: dict | None = None) -> list[str]:
     """Every run's artifacts (keys are stable: the UI keeps their history across runs)."""
     run_id = summary["run_id"]
+    if hasattr(panel, "to_pylist"):   # the flow passes the run's panel rows as an Arrow table
+        panel = panel.to_pylist()
     create_markdown_artifact(key="gwr-lake-summary", markdown=summary_markdown,
                              description=f"run {run_id}: {summary.get('status')}")
     create_table_artifact(key="gwr-lake-counts", table=counts_rows(summary),

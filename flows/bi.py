@@ -94,6 +94,31 @@ def attainment(panel: pa.Table) -> pa.Table:
     return to_table("target_attainment", as_dicts(target_attainment(panel_rows(panel))))
 
 
-def bi_tables(panel: pa.Table) -> dict[str, pa.Table]:
-    """Every BI table of a panel: {table name: Arrow table}."""
-    return {"indicator_wide": indicator_wide(panel), "target_attainment": attainment(panel)}
+GROUP_ROWS = 50_000   # panel rows turned into Python rows at a time
+
+
+def bi_tables(panel: pa.Table, group_rows: int = GROUP_ROWS) -> dict[str, pa.Table]:
+    """Every BI table of a panel: {table name: Arrow table}. Both tables are per region (a row
+    of either needs only panel rows of its region, and rows without a region are left out), so a
+    large panel is done in groups of whole regions of about group_rows rows: memory stays that
+    of a group, the rows are the same (sorted by each table's key, as the lake stores them)."""
+    import pyarrow.compute as pc
+
+    placed = panel.filter(pc.is_valid(panel["region"]))
+    if placed.num_rows <= group_rows:
+        return {"indicator_wide": indicator_wide(placed), "target_attainment": attainment(placed)}
+    counts = placed.group_by("region").aggregate([([], "count_all")]).sort_by("region")
+    groups, cur, n = [], [], 0
+    for region, k in zip(counts["region"].to_pylist(), counts["count_all"].to_pylist()):
+        if cur and n + k > group_rows:
+            groups.append(cur)
+            cur, n = [], 0
+        cur.append(region)
+        n += k
+    groups.append(cur)
+    out: dict[str, list[pa.Table]] = {"indicator_wide": [], "target_attainment": []}
+    for g in groups:
+        sub = placed.filter(pc.is_in(placed["region"], value_set=pa.array(g, pa.string())))
+        out["indicator_wide"].append(indicator_wide(sub))
+        out["target_attainment"].append(attainment(sub))
+    return {name: pa.concat_tables(parts) for name, parts in out.items()}

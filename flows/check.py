@@ -2,8 +2,8 @@
 mentions and panel rows) against the Great Expectations suites of expectations/. Nothing is
 published unless every expectation holds.
 
-The run's rows are read back from its staging area table by table, at most CHECK_ROWS rows at a
-time (memory stays flat however large the run), and each batch is validated; the results are
+The run's rows are read back from its staging area table by table, at most CHECK_ROWS rows and about
+CHECK_BYTES at a time (memory stays flat however large the run), and each batch is validated; the results are
 merged into one report for the run. GX's cost is mostly per expectation, not per row (about a
 second for the four suites), so batches are large. Only NEW rows are checked: the rows the lake
 already holds passed when they were published, and every key of a table starts with its
@@ -19,10 +19,12 @@ import pyarrow as pa
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from . import memory
 from .lake import Lake
 from .schemas import TABLES as SCHEMAS
 
-CHECK_ROWS = int(os.environ.get("GWR_CHECK_ROWS") or 200_000)
+CHECK_ROWS = int(os.environ.get("GWR_CHECK_ROWS") or 100_000)
+CHECK_BYTES = int(os.environ.get("GWR_CHECK_BYTES") or 32 * 1024 * 1024)   # in memory, per batch
 TABLES = ("source_items", "reports", "indicator_mentions", "indicator_panel")
 
 
@@ -43,13 +45,13 @@ def _batches(lk: Lake, run_id: str, table: str, sources: list[tuple[str, str]]):
                              pa.array([name] * t.num_rows, pa.string()))
             parts.append(t)
             n += t.num_rows
-            if n >= CHECK_ROWS:
+            if n >= CHECK_ROWS or sum(x.nbytes for x in parts) >= CHECK_BYTES:
                 yield pa.concat_tables(parts)
                 parts, n = [], 0
         if parts or not sources:
             yield pa.concat_tables(parts) if parts else SCHEMAS[table][1].empty_table()
         return
-    yield from lk.iter_staged(run_id, table, CHECK_ROWS)
+    yield from lk.iter_staged(run_id, table, CHECK_ROWS, CHECK_BYTES)
 
 
 @task(name="validate", cache_policy=NO_CACHE, persist_result=False)
@@ -62,6 +64,8 @@ def check(lake: str, run_id: str, sources: list[tuple[str, str]], expectations: 
     for table in TABLES:
         for batch in _batches(lk, run_id, table, sources):
             reports.append(validate_tables({table: batch}, expectations))
+            del batch
+            memory.release()
     report = merge_reports(reports)
     (get_run_logger().info if report.success else get_run_logger().error)(report.summary())
     return report

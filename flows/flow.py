@@ -155,8 +155,9 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
     batch = {"source_items": sum(f.items for f in todo)}
     batch.update({t: sum(r.rows.get(t, 0) for r in results)
                   for t in ("reports", "indicator_mentions", "indicator_panel")})
+    # an Arrow table, not rows: Prefect walks a task's parameters, a table is one object to it
     shown["panel"] = lk.read_staged(run_id, "indicator_panel", columns=artifacts.PANEL_COLUMNS,
-                                    where=("indicator", artifacts.key_indicators())).to_pylist()
+                                    where=("indicator", artifacts.key_indicators()))
     summary.update(
         inputs=[{"source_name": f.source_name, "sha256": f.sha256, "bytes": f.byte_size,
                  "items": f.items, "new_in_bronze": f.new} for f in good],
@@ -193,8 +194,9 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
     crashpoint("flow:published")
 
     # for the analyst: BI tables from the whole published panel, the HTML report, Data Docs
+    focus = sorted(r for r in set(shown["panel"]["region"].to_pylist()) if r)   # the report shows them first
     summary["bi"] = analyst.publish_bi(lake, run_id, summary, expectations,
-                                       rebuild=bool(out["rewritten"]))
+                                       rebuild=bool(out["rewritten"]), focus=focus)
     summary["report"] = summary["bi"]["report"]
 
 

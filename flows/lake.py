@@ -379,20 +379,24 @@ class Lake:
             return schema.empty_table().select(columns or schema.names)
         return _read_dir(d, table, files, columns, where)
 
-    def iter_staged(self, run_id: str, table: str, max_rows: int):
+    def iter_staged(self, run_id: str, table: str, max_rows: int, max_bytes: int | None = None):
         """The segments a run staged for `table`, read a few at a time: tables of about max_rows
-        rows (at least one table, empty when the run staged none)."""
+        rows or max_bytes in memory (at least one table, empty when the run staged none)."""
         layer, schema, _ = TABLES[table]
         meta = self._staging(run_id) / SEGMENTS / table
         infos = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(meta.glob("*.json"))] \
             if meta.is_dir() else []
         d = self._staging(run_id) / layer / table
         group: list[dict] = []
+        size = 0
         for i, info in enumerate(infos):
             group.append(info)
-            if sum(g["rows"] for g in group) >= max_rows or i == len(infos) - 1:
+            # Parquet on disk is compressed: about 4x that in memory
+            size += 4 * sum((d / f).stat().st_size for f in info["files"])
+            if sum(g["rows"] for g in group) >= max_rows or i == len(infos) - 1 \
+                    or (max_bytes and size >= max_bytes):
                 yield _read_dir(d, table, [d / f for g in group for f in g["files"]])
-                group = []
+                group, size = [], 0
         if not infos:
             yield schema.empty_table()
 
@@ -1292,12 +1296,12 @@ class ObjectStoreLake(Lake):
         infos, _ = self._staged_meta(run_id, table)
         return self._read_files(table, [f for i in infos.values() for f in i["files"]], columns, where)
 
-    def iter_staged(self, run_id: str, table: str, max_rows: int):
+    def iter_staged(self, run_id: str, table: str, max_rows: int, max_bytes: int | None = None):
         infos = list(self._staged_meta(run_id, table)[0].values())
         group: list[dict] = []
         for i, info in enumerate(infos):
             group.append(info)
-            if sum(g["rows"] for g in group) >= max_rows or i == len(infos) - 1:
+            if sum(g["rows"] for g in group) >= max_rows or i == len(infos) - 1 or max_bytes:
                 yield self._read_files(table, [f for g in group for f in g["files"]])
                 group = []
         if not infos:

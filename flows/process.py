@@ -23,7 +23,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from . import reports_of_item
+from . import memory, reports_of_item
 from .core import pipeline
 from .core.model import Mention, PanelRow, Report, SourceError, SourceItem, as_dicts
 from .lake import Lake
@@ -145,6 +145,8 @@ def process_chunk(sources: list[tuple[str, str]], run_id: str, code_version: str
         out.rows[name] = len(rows)
         if info:
             out.segments[name] = info["version"]
+    del tables
+    memory.release()
     keys = ("reports", "non_reports", "debris_lines_removed", "mentions", "panel_rows", "rejected")
     out.stats = {k: sum(s["stats"].get(k, 0) for s in out.sources) for k in keys}
     out.stats["seconds"] = round(time.perf_counter() - t0, 3)

@@ -26,6 +26,9 @@ TIER_ORDER = {"national": 0, "province": 1, "city": 2, "county": 3, "district": 
 KIND_COLORS = {"actual": "#1f77b4", "target": "#e4572e"}
 STATUS_COLORS = {"met": "#2a9d8f", "missed": "#e4572e", "unknown": "#8d99ae"}
 MAX_RUNS = 10
+# a lake of thousands of reports makes a page nobody reads (and a 100 MB string to build): the
+# report details this many regions -- those of the run first -- and points to SQL for the rest
+MAX_REGIONS = 60
 
 
 @lru_cache(maxsize=1)
@@ -224,6 +227,21 @@ VALUE_HEADERS = ["indicator", "measure", "kind", "year", "value", "unit", "quali
                  "evidence", "source"]
 
 
+def _region_order(panel: pa.Table, focus: set[str] | None) -> list[str]:
+    """Regions of the panel: those in `focus` (the run's) first, then by tier, province, name."""
+    if not panel.num_rows:
+        return []
+    import pyarrow.compute as pc
+
+    t = panel.select(["region", "tier", "province"]).filter(pc.is_valid(panel["region"]))
+    meta: dict[str, list] = {}
+    for region, tier, province in zip(*(t[c].to_pylist() for c in ("region", "tier", "province"))):
+        m = meta.setdefault(region, [None, None])
+        m[0], m[1] = m[0] or tier, m[1] or province
+    return sorted(meta, key=lambda g: (g not in (focus or ()), TIER_ORDER.get(meta[g][0], 9),
+                                       meta[g][1] or "", g))
+
+
 def _doc(r: dict) -> str:
     stem = r["source_name"].rsplit("/", 1)[-1]
     stem = stem.rsplit(".", 1)[0] if "." in stem else stem
@@ -279,7 +297,8 @@ nav ul{columns:5;list-style:none;padding:0} nav li{margin:.1em 0}
 def render_report(panel: pa.Table, attainment: pa.Table, *, run: dict | None = None,
                   checks: list[tuple[str, dict | None]] = (), runs: list[dict] = (),
                   links: dict[str, str] | None = None, lake: str = "",
-                  generated_at: datetime | None = None) -> str:
+                  generated_at: datetime | None = None, focus: set[str] | None = None,
+                  max_regions: int = MAX_REGIONS) -> str:
     """The report page.
 
     panel, attainment: the lake's indicator_panel and target_attainment tables;
@@ -287,6 +306,15 @@ def render_report(panel: pa.Table, attainment: pa.Table, *, run: dict | None = N
     of this run's validations (None when one did not run); runs: the lake's manifests, oldest
     first; links: name -> href shown in the validation section (Data Docs, validation files)."""
     when = (generated_at or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    n_values, n_pairs = panel.num_rows, attainment.num_rows
+    all_regions = _region_order(panel, focus)
+    shown = all_regions[:max_regions]
+    if len(all_regions) > len(shown):   # only the rows of the regions shown become Python rows
+        import pyarrow.compute as pc
+
+        keep = pa.array(shown, pa.string())
+        panel = panel.filter(pc.is_in(panel["region"], value_set=keep))
+        attainment = attainment.filter(pc.is_in(attainment["region"], value_set=keep))
     values = sorted(panel.to_pylist(), key=lambda r: (
         r["indicator"], r["measure"], r["kind"], r["year"] or 0, r["source_name"], r["doc_index"]))
     pairs = attainment.to_pylist()
@@ -302,7 +330,7 @@ def render_report(panel: pa.Table, attainment: pa.Table, *, run: dict | None = N
     att_by_region: dict[str, list[dict]] = {}
     for r in pairs:
         att_by_region.setdefault(r["region"], []).append(r)
-    regions = sorted(by_region, key=lambda g: (TIER_ORDER.get(meta[g]["tier"], 9),
+    regions = sorted(by_region, key=lambda g: (g not in (focus or ()), TIER_ORDER.get(meta[g]["tier"], 9),
                                                meta[g]["province"] or "", g))
     charts: dict[str, dict] = {}
     run = run or {}
@@ -316,7 +344,10 @@ def render_report(panel: pa.Table, attainment: pa.Table, *, run: dict | None = N
            f'<span class="{_status_cls(status)}">{_e(status)}</span>'
            + (f" — {_e(run.get('error'))}" if run.get("error") else "")
            + f"<br>source {_e(run.get('source', ''))} · lake {_e(lake)} · generated {_e(when)}"
-           + f"<br>{len(values)} panel values, {len(pairs)} targets, {len(regions)} regions</p>"]
+           + f"<br>{n_values} panel values, {n_pairs} targets, {len(all_regions)} regions"
+           + (f" (the {len(regions)} shown here: this run's first, then by tier and province; "
+              f"every region is in the tables: <code>python -m flows sql</code>)"
+              if len(all_regions) > len(regions) else "") + "</p>"]
     toc = "".join(f'<li><a href="#region-{i}">{_e(g)}</a></li>' for i, g in enumerate(regions))
     out.append('<nav><a href="#validation">Validation</a> · <a href="#runs">Last runs</a> · '
                f'<a href="#attainment">Targets vs actuals</a><ul>{toc}</ul></nav>')

@@ -23,7 +23,9 @@ def make(kind: str = "thread", address: str | None = None, workers: int | None =
     if kind == "thread":
         from prefect.task_runners import ThreadPoolTaskRunner
 
-        return ThreadPoolTaskRunner(max_workers=workers or 4)
+        # the chunks are CPU-bound Python (one GIL): more threads than cores only hold more
+        # chunks in memory at once
+        return ThreadPoolTaskRunner(max_workers=workers or os.cpu_count() or 2)
     if kind == "dask":
         from prefect_dask import DaskTaskRunner
 

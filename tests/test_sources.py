@@ -456,3 +456,11 @@ def test_large_gb18030_input_is_fast():
     text, codec = decode_bytes(data)
     assert (codec, len(text)) == ("gb18030", len(REPORT) * 2000)
     assert time.perf_counter() - start < 2.0   # the detector only sees a prefix sample
+
+
+def test_gb2312_text_that_is_also_valid_utf8_reads_as_chinese():
+    # found by test_roundtrip_gb18030: b'\xd1\xbe\xd2\xbb...' is UTF-8 for 'Ѿһһ...'
+    text = "丫" + "一" * 29
+    assert decode_bytes(text.encode("gb18030")) == (text, "gb18030")
+    russian = "Привет мир, это русский текст"   # р..я are outside GB2312: stays UTF-8
+    assert decode_bytes(russian.encode("utf-8")) == (russian, "utf-8")

@@ -256,6 +256,13 @@ def _utf8_or_chinese(data: bytes, utf8_text: str) -> tuple[str, str]:
         text = _decode_strict(data, codec)
         if text is not None and _CJK.search(text) and _bad_ratio(text) == 0:
             return text, codec
+    # the detector may still take repetitive GB2312 text for UTF-8 ('丫一一一' is b'\xd1\xbe\xd2\xbb..',
+    # UTF-8 for 'Ѿһһ'): bytes that read as clean Chinese of the GB2312 set (the common
+    # characters) are Chinese. Cyrillic UTF-8 is not: р..я are b'\xd1\x80'..b'\xd1\x8f', outside GB2312.
+    text = _decode_strict(data, "gb18030")
+    if text is not None and _CJK.search(text) and _bad_ratio(text) == 0 \
+            and _encode_as(text, "gb2312") is not None:
+        return text, "gb18030"
     return utf8_text, "utf-8"
 
 

@@ -1,0 +1,26 @@
+"""Give freed memory back to the OS between the large steps of a run.
+
+A run streams the lake chunk by chunk and batch by batch, but the allocators keep what they
+freed: Arrow's memory pool (jemalloc / mimalloc) holds released buffers, and glibc's malloc
+keeps freed heap pages, one arena per thread. Without this the resident size of a run grows
+with the number of batches it went through, not with the largest one. release() after a chunk,
+a validation batch or the BI tables returns both to the OS (tests: bench/run.py --only memory).
+"""
+from __future__ import annotations
+
+import ctypes
+import gc
+
+
+def release() -> None:
+    gc.collect()
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
