@@ -125,7 +125,9 @@ def flow_runs(where: Path, small: int, big: int, dask: bool) -> dict:
 
         c_small, c_big = make_corpus(small, where), make_corpus(big, where)
 
-        def run(source: Path, lake: Path, runner=None) -> float:
+        def run(source: Path, lake: Path, runner=None, fresh: bool = True) -> float:
+            if fresh and lake.exists():   # a lake left by an earlier run of the suite
+                shutil.rmtree(lake)
             fl = gwr_lake.with_options(task_runner=runner) if runner is not None else gwr_lake
             t = time.perf_counter()
             fl(source=str(source), lake=str(lake))
@@ -148,10 +150,12 @@ def flow_runs(where: Path, small: int, big: int, dask: bool) -> dict:
         extra = generate(1, where / "one_more", per_file=1, seed=999_999)[0]
         shutil.copy(extra, inc_src / "zz_one_more.txt")
         lake_inc = where / "lake_inc"
+        if lake_inc.exists():
+            shutil.rmtree(lake_inc)
         shutil.copytree(where / "lake_big", lake_inc)
-        out["incremental_s"] = run(inc_src, lake_inc)
+        out["incremental_s"] = run(inc_src, lake_inc, fresh=False)
         out["incremental_ratio"] = out["incremental_s"] / out["flow_big_s"]
-        out["rerun_nothing_new_s"] = run(inc_src, lake_inc)
+        out["rerun_nothing_new_s"] = run(inc_src, lake_inc, fresh=False)
 
         if dask:
             t1 = run(c_big, where / "lake_dask1", runners.make("dask", workers=1))
@@ -163,6 +167,8 @@ def flow_runs(where: Path, small: int, big: int, dask: bool) -> dict:
 # ---- goal 4: peak RSS per size, each in its own process ------------------------------------
 def peak_rss(where: Path, n: int) -> float:
     corpus = make_corpus(n, where)
+    if (where / f"lake_rss{n}").exists():
+        shutil.rmtree(where / f"lake_rss{n}")
     code = ("import resource, sys; from flows.flow import gwr_lake; "
             "gwr_lake(source=sys.argv[1], lake=sys.argv[2]); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")

@@ -24,7 +24,7 @@ from .lake import Lake
 from .schemas import TABLES as SCHEMAS
 
 CHECK_ROWS = int(os.environ.get("GWR_CHECK_ROWS") or 100_000)
-CHECK_BYTES = int(os.environ.get("GWR_CHECK_BYTES") or 32 * 1024 * 1024)   # in memory, per batch
+CHECK_BYTES = int(os.environ.get("GWR_CHECK_BYTES") or 64 * 1024 * 1024)   # in memory, per batch
 TABLES = ("source_items", "reports", "indicator_mentions", "indicator_panel")
 
 
@@ -34,7 +34,8 @@ def _suites_dir(expectations: str | None) -> Path:
     return Path(expectations) if expectations else SUITES_DIR
 
 
-def _batches(lk: Lake, run_id: str, table: str, sources: list[tuple[str, str]]):
+def _batches(lk: Lake, run_id: str, table: str, sources: list[tuple[str, str]],
+             versions: dict | None = None):
     """The run's rows of `table`, in batches of about CHECK_ROWS rows. Bronze rows are named as
     the run found their file (one file's bytes may have landed under another name before)."""
     if table == "source_items":
@@ -51,24 +52,52 @@ def _batches(lk: Lake, run_id: str, table: str, sources: list[tuple[str, str]]):
         if parts or not sources:
             yield pa.concat_tables(parts) if parts else SCHEMAS[table][1].empty_table()
         return
-    yield from lk.iter_staged(run_id, table, CHECK_ROWS, CHECK_BYTES)
+    yield from lk.iter_staged(run_id, table, CHECK_ROWS, CHECK_BYTES,
+                              versions=None if versions is None else [versions[table]] if table in versions else [])
+
+
+def _check(lake: str, run_id: str, sources: list[tuple[str, str]], expectations: str | None,
+           versions: dict | None = None):
+    import time
+
+    from .validate import merge_reports, validate_tables
+
+    lk = Lake(lake)
+    reports = []
+    logger = get_run_logger()
+    for table in TABLES:
+        t0, n, rows = time.perf_counter(), 0, 0
+        for batch in _batches(lk, run_id, table, sources, versions):
+            reports.append(validate_tables({table: batch}, expectations))
+            n, rows = n + 1, rows + batch.num_rows
+            del batch
+            memory.release()
+        logger.info("%s: %d row(s) in %d batch(es), %.2f s", table, rows, n, time.perf_counter() - t0)
+    report = merge_reports(reports)
+    (logger.info if report.success else logger.error)(report.summary())
+    return report
 
 
 @task(name="validate", cache_policy=NO_CACHE, persist_result=False)
 def check(lake: str, run_id: str, sources: list[tuple[str, str]], expectations: str | None = None):
     """Run the suites on every row the run staged -> one ValidationReport."""
-    from .validate import merge_reports, validate_tables
+    return _check(lake, run_id, sources, expectations)
 
-    lk = Lake(lake)
-    reports = []
-    for table in TABLES:
-        for batch in _batches(lk, run_id, table, sources):
-            reports.append(validate_tables({table: batch}, expectations))
-            del batch
-            memory.release()
-    report = merge_reports(reports)
-    (get_run_logger().info if report.success else get_run_logger().error)(report.summary())
-    return report
+
+@task(name="validate", task_run_name="validate chunk {index}", cache_policy=NO_CACHE,
+      persist_result=False)
+def check_chunk(lake: str, run_id: str, sources: list[tuple[str, str]], versions: dict,
+                expectations: str | None = None, index: int = 1):
+    """The suites on one chunk's staged segments (`versions`: table -> segment) and its bronze
+    items: with a distributed task runner the chunks are validated where they were processed,
+    in parallel (each batch costs GX's fixed second, so with threads the run is checked whole)."""
+    return _check(lake, run_id, sources, expectations, versions)
+
+
+def merge(reports: list):
+    from .validate import merge_reports
+
+    return merge_reports(reports)
 
 
 @task(name="record-validation", cache_policy=NO_CACHE, persist_result=False)

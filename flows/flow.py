@@ -174,8 +174,14 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
                            f"quarantined (see {lk.table_dir('quarantine')})")
 
     # validate: every row the run staged (nothing new: nothing to check)
-    if todo:
+    if todo and runners.distributed() and len(results) > 1:   # where the chunks were processed
+        vfutures = [check.check_chunk.submit(lake, run_id, [(f.source_name, f.sha256) for f in c],
+                                             r.segments, expectations, i + 1)
+                    for i, (c, r) in enumerate(zip(pchunks, results))]
+        report = check.merge([f.result() for f in vfutures])
+    elif todo:
         report = check.check(lake, run_id, [(f.source_name, f.sha256) for f in todo], expectations)
+    if todo:
         shown["report"] = report
         result = check.record(report, lake, run_id)
         summary["work"]["validation"] = "ran"

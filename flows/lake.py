@@ -379,13 +379,15 @@ class Lake:
             return schema.empty_table().select(columns or schema.names)
         return _read_dir(d, table, files, columns, where)
 
-    def iter_staged(self, run_id: str, table: str, max_rows: int, max_bytes: int | None = None):
-        """The segments a run staged for `table`, read a few at a time: tables of about max_rows
-        rows or max_bytes in memory (at least one table, empty when the run staged none)."""
+    def iter_staged(self, run_id: str, table: str, max_rows: int, max_bytes: int | None = None,
+                    versions: list[str] | None = None):
+        """The segments a run staged for `table` (only `versions` when given), read a few at a
+        time: tables of about max_rows rows or max_bytes in memory (at least one table, empty
+        when there is none)."""
         layer, schema, _ = TABLES[table]
         meta = self._staging(run_id) / SEGMENTS / table
-        infos = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(meta.glob("*.json"))] \
-            if meta.is_dir() else []
+        infos = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(meta.glob("*.json"))
+                 if versions is None or p.stem in versions] if meta.is_dir() else []
         d = self._staging(run_id) / layer / table
         group: list[dict] = []
         size = 0
@@ -1296,8 +1298,10 @@ class ObjectStoreLake(Lake):
         infos, _ = self._staged_meta(run_id, table)
         return self._read_files(table, [f for i in infos.values() for f in i["files"]], columns, where)
 
-    def iter_staged(self, run_id: str, table: str, max_rows: int, max_bytes: int | None = None):
-        infos = list(self._staged_meta(run_id, table)[0].values())
+    def iter_staged(self, run_id: str, table: str, max_rows: int, max_bytes: int | None = None,
+                    versions: list[str] | None = None):
+        infos = [i for v, i in self._staged_meta(run_id, table)[0].items()
+                 if versions is None or v in versions]
         group: list[dict] = []
         for i, info in enumerate(infos):
             group.append(info)

@@ -40,3 +40,15 @@ def make(kind: str = "thread", address: str | None = None, workers: int | None =
 
 def from_env():
     return make(os.environ.get("GWR_TASK_RUNNER", "thread"), os.environ.get("GWR_DASK_ADDRESS") or None)
+
+
+def distributed() -> bool:
+    """Whether the running flow's task runner runs tasks in other processes (Dask with worker
+    processes or a scheduler's address; a LocalCluster of threads shares one GIL)."""
+    from prefect.context import FlowRunContext
+
+    runner = getattr(FlowRunContext.get(), "task_runner", None)
+    if type(runner).__name__ != "DaskTaskRunner":
+        return False
+    return bool(getattr(runner, "address", None)) or \
+        bool((getattr(runner, "cluster_kwargs", None) or {}).get("processes", True))
