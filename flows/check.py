@@ -53,7 +53,7 @@ def _batches(lk: Lake, run_id: str, table: str, sources: list[tuple[str, str]],
             yield pa.concat_tables(parts) if parts else SCHEMAS[table][1].empty_table()
         return
     yield from lk.iter_staged(run_id, table, CHECK_ROWS, CHECK_BYTES,
-                              versions=None if versions is None else [versions[table]] if table in versions else [])
+                              versions=None if versions is None else versions.get(table, []))
 
 
 def _check(lake: str, run_id: str, sources: list[tuple[str, str]], expectations: str | None,
@@ -84,13 +84,14 @@ def check(lake: str, run_id: str, sources: list[tuple[str, str]], expectations: 
     return _check(lake, run_id, sources, expectations)
 
 
-@task(name="validate", task_run_name="validate chunk {index}", cache_policy=NO_CACHE,
+@task(name="validate", task_run_name="validate part {index}", cache_policy=NO_CACHE,
       persist_result=False)
-def check_chunk(lake: str, run_id: str, sources: list[tuple[str, str]], versions: dict,
-                expectations: str | None = None, index: int = 1):
-    """The suites on one chunk's staged segments (`versions`: table -> segment) and its bronze
-    items: with a distributed task runner the chunks are validated where they were processed,
-    in parallel (each batch costs GX's fixed second, so with threads the run is checked whole)."""
+def check_part(lake: str, run_id: str, sources: list[tuple[str, str]], versions: dict,
+               expectations: str | None = None, index: int = 1):
+    """The suites on some chunks' staged segments (`versions`: table -> [segment]) and their
+    bronze items: with a distributed task runner the run is validated in one part per worker,
+    in parallel (a part costs GX's fixed second or two, so not one per chunk; with threads, which
+    share one GIL, the run is checked whole)."""
     return _check(lake, run_id, sources, expectations, versions)
 
 

@@ -42,13 +42,15 @@ def from_env():
     return make(os.environ.get("GWR_TASK_RUNNER", "thread"), os.environ.get("GWR_DASK_ADDRESS") or None)
 
 
-def distributed() -> bool:
-    """Whether the running flow's task runner runs tasks in other processes (Dask with worker
-    processes or a scheduler's address; a LocalCluster of threads shares one GIL)."""
+def distributed() -> int:
+    """How many worker processes the running flow's task runner has: 0 unless Dask with worker
+    processes (a LocalCluster of threads shares one GIL); 2 for a remote scheduler's address."""
     from prefect.context import FlowRunContext
 
     runner = getattr(FlowRunContext.get(), "task_runner", None)
     if type(runner).__name__ != "DaskTaskRunner":
-        return False
-    return bool(getattr(runner, "address", None)) or \
-        bool((getattr(runner, "cluster_kwargs", None) or {}).get("processes", True))
+        return 0
+    if getattr(runner, "address", None):
+        return 2
+    kwargs = getattr(runner, "cluster_kwargs", None) or {}
+    return int(kwargs.get("n_workers") or 2) if kwargs.get("processes", True) else 0
