@@ -24,7 +24,7 @@ from .lake import Lake
 from .schemas import TABLES as SCHEMAS
 
 CHECK_ROWS = int(os.environ.get("GWR_CHECK_ROWS") or 100_000)
-CHECK_BYTES = int(os.environ.get("GWR_CHECK_BYTES") or 64 * 1024 * 1024)   # in memory, per batch
+CHECK_BYTES = int(os.environ.get("GWR_CHECK_BYTES") or 32 * 1024 * 1024)   # in memory, per batch
 TABLES = ("source_items", "reports", "indicator_mentions", "indicator_panel")
 
 

@@ -25,7 +25,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 from prefect import flow, get_run_logger, unmapped  # noqa: E402
 
-from . import analyst, artifacts, check, fetch, process, runners  # noqa: E402
+from . import analyst, artifacts, check, fetch, memory, process, runners  # noqa: E402
 from .core import pipeline  # noqa: E402,F401  (tests patch the core through flows.flow.pipeline)
 from .faults import crashpoint  # noqa: E402
 from .lake import Lake  # noqa: E402
@@ -52,6 +52,7 @@ def gwr_lake(source: str = "seeds", lake: str = "lake", expectations: str | None
     """Government work reports under `source` (a folder, a file or an http(s) URL) -> bronze,
     silver and gold tables in `lake` (a folder or an fsspec URL such as s3://bucket/prefix)."""
     run_id = _run_id()
+    memory.settle()   # Prefect and the flow's modules are loaded: out of the collector's way
     lk = Lake(lake)
     summary = {"run_id": run_id, "source": _where(source), "lake": lk.location(),
                "started_at": _now().isoformat(), "status": "running"}
@@ -77,6 +78,7 @@ def gwr_lake(source: str = "seeds", lake: str = "lake", expectations: str | None
             summary.update(status="published", finished_at=_now().isoformat())
             summary["manifest"] = str(lk.write_manifest(run_id, summary))
     finally:  # a failed run shows what it got too (its validation above all)
+        memory.unsettle()
         artifacts.publish_artifacts(summary, shown["panel"], shown["report"], {},
                                     format_summary(summary), _suites(expectations))
     return summary

@@ -9,11 +9,26 @@ a validation batch or the BI tables returns both to the OS (tests: bench/run.py 
 from __future__ import annotations
 
 import ctypes
+import gc
+
+
+def settle() -> None:
+    """After the big imports (Prefect, Great Expectations): move every object alive now out of
+    the garbage collector's sight (gc.freeze). A full collection then walks only what the run
+    made since: ~0.2 ms instead of ~0.2 s with Prefect and GX loaded."""
+    gc.collect()
+    gc.freeze()
+
+
+def unsettle() -> None:
+    """The end of a run: what settle() froze is collectable again (a serving process runs many)."""
+    gc.unfreeze()
 
 
 def release() -> None:
-    # no gc.collect(): the batches are freed by reference counting, and a full collection costs
-    # ~0.2 s with Prefect and GX loaded (it was 4.6 s of a 2,000-report run)
+    # GX's results and pandas frames hold reference cycles: without a collection they pile up
+    # batch after batch (peak RSS 1,334 vs 1,035 MiB for 10,000 reports)
+    gc.collect()
     try:
         import pyarrow as pa
 

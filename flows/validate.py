@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "expectations"
+_SETTLED = False
 
 
 @dataclass
@@ -112,6 +113,12 @@ def _context():
     from great_expectations.execution_engine import pandas_execution_engine
 
     pandas_execution_engine.HASH_THRESHOLD = 0
+    global _SETTLED
+    if not _SETTLED:   # GX's import made ~1M objects: out of the collector's way (flows/memory.py)
+        from .memory import settle
+
+        settle()
+        _SETTLED = True
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     return context
