@@ -1,7 +1,7 @@
 """The lake on disk: the only module that knows a path and the only one that writes.
 
     <root>/bronze/source_items/<sha256>.parquet          append-only, one file per source file
-    <root>/silver/reports/part-<digest>-0.parquet
+    <root>/silver/reports/part-<digest>-0.parquet          one file per segment
     <root>/gold/indicator_mentions/year=2023/part-<digest>-0.parquet
     <root>/gold/indicator_panel/year=2023/part-<digest>-0.parquet
     <root>/gold/indicator_wide/year=2023/..., target_attainment/year=2023/...   (BI, flows/bi.py)
@@ -12,9 +12,13 @@
     <root>/_staging/<run_id>/...                         work area, outside every table folder
     <root>/_trash/<time>-<run_id>/...                    replaced versions, deleted after a minute
 
-A table is written whole into _staging and then swapped in with one rename (an atomic exchange
-where the OS has one), so a reader sees the old table or the new one, never a half-written
-file; a run that is not published leaves the live tables untouched. Every Parquet file under a
+A run stages its rows as SEGMENTS (one per chunk of sources and table: part-<digest>-<i>.parquet,
+the digest of the segment's rows) in _staging; at publish each staged table is completed with
+the live segments of the sources the run did not read (hard links) and each layer is swapped in
+with one rename (an atomic exchange where the OS has one), so a reader sees the old table or the
+new one, never a half-written file; a run that is not published leaves the live tables
+untouched. Each layer's _version.json lists its tables' segments (rows, sources, files), and
+silver's holds the lake's source index (what the plan of the next run compares with). Every Parquet file under a
 table folder belongs to the live table, so `read_parquet('<table>/**/*.parquet',
 hive_partitioning=true)` and `pyarrow.dataset` read exactly it. File names carry a digest of
 the table's content: the same rows make the same files (a re-run that changes nothing writes
