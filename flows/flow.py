@@ -178,12 +178,12 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
     # validate: every row the run staged (nothing new: nothing to check)
     workers = runners.distributed()
     if todo and workers and len(results) > 1:   # one part per worker, in parallel
-        parts_ = [list(range(k, len(results), workers)) for k in range(min(workers, len(results)))]
+        groups = [list(range(k, len(results), workers)) for k in range(min(workers, len(results)))]
         vfutures = [check.check_part.submit(
             lake, run_id, [(f.source_name, f.sha256) for i in part for f in pchunks[i]],
             {t: [results[i].segments[t] for i in part if t in results[i].segments]
              for t in ("reports", "indicator_mentions", "indicator_panel")},
-            expectations, k + 1) for k, part in enumerate(parts_)]
+            expectations, k + 1) for k, part in enumerate(groups)]
         report = check.merge([f.result() for f in vfutures])
     elif todo:
         report = check.check(lake, run_id, [(f.source_name, f.sha256) for f in todo], expectations)

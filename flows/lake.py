@@ -473,17 +473,9 @@ class Lake:
                         and not (touched and t == "reports"):
                     continue
                 live = {} if whole else self._live_segments(t, markers[layer])
-                final = {} if whole else {v: i for v, i in live.items()
-                                          if not replace & set(i["sources"])}
-                for v, info in live.items():   # a segment with replaced and other sources
-                    if v not in final and not whole and set(info["sources"]) - replace:
-                        old = _read_dir(self.table_dir(t), t, [self.table_dir(t) / f for f in info["files"]])
-                        import pyarrow.compute as pc
-                        keep = pc.invert(pc.is_in(old["source_name"], value_set=pa.array(sorted(replace))))
-                        got = self.stage_segment(run_id, t, old.filter(keep))
-                        if got:
-                            new[got["version"]] = got
-                final.update(new)
+                final = _merge_segments(live, new, replace, lambda info: self.stage_segment(
+                    run_id, t, _without(_read_dir(self.table_dir(t), t, [
+                        self.table_dir(t) / f for f in info["files"]]), replace)))
                 if not final:   # no row left: one empty file keeps the table readable
                     self.stage(run_id, t, TABLES[t][1].empty_table())
                     final = {p.stem: json.loads(p.read_text(encoding="utf-8"))
@@ -873,6 +865,33 @@ def _segment_info(table: str, data: pa.Table, version: str, table_dir: Path) -> 
     return {"version": version, "rows": data.num_rows, "sources": sources, "files": files}
 
 
+def _merge_segments(live: dict, new: dict, replace: set, rewrite) -> dict:
+    """A table's segments after a publish: the live ones holding none of the `replace` sources,
+    a live one holding some of them and others rewritten without them (rewrite(info) stages it
+    and returns its info, None for no rows), and the run's `new` ones. -> {version: info}"""
+    final = {v: i for v, i in live.items() if not replace & set(i["sources"])}
+    for v, info in live.items():
+        if v not in final and set(info["sources"]) - replace:
+            got = rewrite(info)
+            if got:
+                new[got["version"]] = got
+    return {**final, **new}
+
+
+def _without(data: pa.Table, sources: set) -> pa.Table:
+    """The rows of `data` from sources other than `sources`."""
+    import pyarrow.compute as pc
+
+    return data.filter(pc.invert(pc.is_in(data["source_name"], value_set=pa.array(sorted(sources)))))
+
+
+def upsert_by_source(current: pa.Table, new: pa.Table, sources: set[str]) -> pa.Table:
+    """Rows of `current` from other sources, plus `new`: a run replaces what it re-read."""
+    if current.num_rows and sources:
+        current = _without(current, sources)
+    return pa.concat_tables([current, new.select(current.schema.names).cast(current.schema)])
+
+
 def _segments_version(segs: dict) -> str:
     """A table's version: its one segment's digest, or a digest of its segments' digests."""
     if len(segs) == 1:
@@ -917,16 +936,6 @@ def sort_rows(table: str, data: pa.Table) -> pa.Table:
     if not keys or data.num_rows == 0:
         return data
     return data.sort_by([(k, "ascending") for k in keys])
-
-
-def upsert_by_source(current: pa.Table, new: pa.Table, sources: set[str]) -> pa.Table:
-    """Rows of `current` from other sources, plus `new`: a run replaces what it re-read."""
-    import pyarrow.compute as pc
-
-    if current.num_rows and sources:
-        keep = pc.invert(pc.is_in(current["source_name"], value_set=pa.array(sorted(sources))))
-        current = current.filter(keep)
-    return pa.concat_tables([current, new.select(current.schema.names).cast(current.schema)])
 
 
 # ---- the swap ----------------------------------------------------------------------------
@@ -1329,8 +1338,6 @@ class ObjectStoreLake(Lake):
                 meta: dict | None = None) -> list[str]:
         """One PUT of the pointer makes every table staged by the run live at once; the rows of
         `sources` are replaced, every other segment is kept (see Lake.publish)."""
-        import pyarrow.compute as pc
-
         replace = set(sources or ())
         pointer = self._pointer()
         now = time.time()
@@ -1342,15 +1349,8 @@ class ObjectStoreLake(Lake):
             if not new and not whole and not (replace and t in SEGMENTED):
                 continue
             live = {} if whole else self._live_segments(t, pointer["tables"].get(t))
-            final = {v: i for v, i in live.items() if not replace & set(i["sources"])}
-            for v, info in live.items():
-                if v not in final and set(info["sources"]) - replace:
-                    old = self._read_files(t, info["files"])
-                    keep = pc.invert(pc.is_in(old["source_name"], value_set=pa.array(sorted(replace))))
-                    got = self.stage_segment(run_id, t, old.filter(keep))
-                    if got:
-                        new[got["version"]] = got
-            final.update(new)
+            final = _merge_segments(live, new, replace, lambda info: self.stage_segment(
+                run_id, t, _without(self._read_files(t, info["files"]), replace)))
             if not final:
                 got = self._write_segment(run_id, t, TABLES[t][1].empty_table(), whole=True)
                 final = {got["version"]: got}
