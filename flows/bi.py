@@ -122,3 +122,22 @@ def bi_tables(panel: pa.Table, group_rows: int = GROUP_ROWS) -> dict[str, pa.Tab
         out["indicator_wide"].append(indicator_wide(sub))
         out["target_attainment"].append(attainment(sub))
     return {name: pa.concat_tables(parts) for name, parts in out.items()}
+
+
+def bi_update(live: dict[str, pa.Table], panel: pa.Table,
+              regions: list[str]) -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
+    """The BI tables after the panel rows of some regions changed, without redoing the others:
+    a row of either table needs only panel rows of its own region (bi_tables), so the rows of
+    `regions` are rebuilt from `panel` (the live panel rows of those regions) and every other
+    region's live rows are kept. Returns (the rebuilt rows, the whole tables); the whole tables
+    equal bi_tables of the whole panel (tests/test_bi.py)."""
+    import pyarrow.compute as pc
+
+    value_set = pa.array(sorted(set(regions)), pa.string())
+    rebuilt = bi_tables(panel.filter(pc.is_in(panel["region"], value_set=value_set)))
+    whole = {}
+    for name, table in rebuilt.items():
+        old = live[name]
+        kept = old.filter(pc.invert(pc.is_in(old["region"], value_set=value_set)))
+        whole[name] = pa.concat_tables([kept, table.select(kept.schema.names).cast(kept.schema)])
+    return rebuilt, whole

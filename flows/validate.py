@@ -9,6 +9,7 @@ flow hands that folder to flows/lake.py, which publishes it as <lake>/reports/da
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -124,9 +125,80 @@ def _context():
     return context
 
 
+# GX's BASIC result format: success, unexpected count and percent, and a few unexpected values
+# per expectation (what Failure and Data Docs show). SUMMARY adds value counts and row indexes of
+# the unexpected values, which nothing here reads, for about a third more time per expectation.
+RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 5}
+NULL_CHECKS = ("expect_column_values_to_not_be_null", "expect_column_values_to_be_null")
+
+
+def null_only_columns(suite: dict) -> set[str]:
+    """Columns the suite only checks for null / not null: no other expectation names them, no
+    row_condition mentions them, they are in no compound key. (What an expectation names is
+    data -- its kwargs -- so this follows the suite as it is edited.)"""
+    import re
+
+    null_checked = {e["kwargs"].get("column") for e in suite.get("expectations", [])
+                    if e.get("type") in NULL_CHECKS and not e["kwargs"].get("row_condition")}
+    named: set[str] = set()
+    for e in suite.get("expectations", []):
+        kwargs = e.get("kwargs", {})
+        if e.get("type") in NULL_CHECKS and not kwargs.get("row_condition"):
+            continue
+        if e.get("type") == "expect_table_columns_to_match_ordered_list":
+            continue   # about names and order only: a stand-in keeps both
+        for v in _strings(kwargs):
+            named.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", v))
+    return {c for c in null_checked if c and c not in named}
+
+
+def _strings(x):
+    if isinstance(x, str):
+        yield x
+    elif isinstance(x, dict):
+        for k, v in x.items():
+            yield from _strings(k)
+            yield from _strings(v)
+    elif isinstance(x, (list, tuple)):
+        for v in x:
+            yield from _strings(v)
+
+
+def compact(data: pa.Table, columns: set[str]) -> pa.Table:
+    """The table as its suite sees it: each string column in `columns` (checked for nullness
+    only, see null_only_columns) replaced by a stand-in with the same nulls and "" elsewhere.
+    Report texts and sentences are most of a table's bytes; GX copies every column each time it
+    filters a frame, and converts every value to pandas. Names, types and order are kept."""
+    import pyarrow.compute as pc
+
+    for name in columns:
+        if name not in data.column_names:
+            continue
+        i = data.schema.get_field_index(name)
+        col = data.column(i)
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            continue
+        stand_in = pc.if_else(pc.is_valid(col), pa.scalar("", col.type), pa.scalar(None, col.type))
+        data = data.set_column(i, data.schema.field(i), stand_in)
+    return data
+
+
+def _to_pandas(data: pa.Table):
+    """pandas for GX, its strings as Python objects: GX filters the whole frame for every
+    expectation with a row_condition, and taking rows of Arrow-backed strings (pandas' default)
+    copies their bytes each time; Python strings are taken by reference (4x less time on reports)."""
+    import pandas as pd
+
+    df = data.to_pandas()
+    strings = {c: pd.StringDtype("python", na_value=df[c].dtype.na_value) for c in df.columns
+               if isinstance(df[c].dtype, pd.StringDtype) and df[c].dtype.storage == "pyarrow"}
+    return df.astype(strings) if strings else df
+
+
 def validate_tables(tables: dict[str, pa.Table],
                     suites_dir: str | os.PathLike | None = None) -> ValidationReport:
-    """Run the suite of every table on it; one report for the whole batch."""
+    """Run the suite of every table on it; one report for the whole batch. A table may come
+    compacted (compact()): the results are the same."""
     from great_expectations.core import ExpectationSuite
 
     context = _context()
@@ -135,6 +207,7 @@ def validate_tables(tables: dict[str, pa.Table],
     report = ValidationReport(success=True)
     for table, data in tables.items():
         raw = load_suite(table, suites_dir)
+        data = compact(data, null_only_columns(raw))
         suite = ExpectationSuite(**raw)
         if len(suite.expectations) != len(raw.get("expectations", [])):
             # GX only logs a bad expectation and drops it: refuse to validate with fewer
@@ -142,9 +215,8 @@ def validate_tables(tables: dict[str, pa.Table],
                              " expectation(s) could not be loaded (unknown type or bad kwargs)")
         batch = (source.add_dataframe_asset(table)
                  .add_batch_definition_whole_dataframe("batch")
-                 .get_batch(batch_parameters={"dataframe": data.to_pandas()}))
-        result = batch.validate(suite, result_format={"result_format": "SUMMARY",
-                                                     "partial_unexpected_count": 5})
+                 .get_batch(batch_parameters={"dataframe": _to_pandas(data)}))
+        result = batch.validate(suite, result_format=RESULT_FORMAT)
         failed = 0
         for res in result.results:
             if res.success:
@@ -203,45 +275,82 @@ def merge_reports(reports: list[ValidationReport]) -> ValidationReport:
 
 
 def build_data_docs(results: list[tuple[str, str, dict]], out_dir: str | os.PathLike,
-                    suites_dir: str | os.PathLike | None = None) -> Path:
+                    suites_dir: str | os.PathLike | None = None,
+                    previous: str | os.PathLike | None = None) -> Path:
     """GX Data Docs of validation results: (run_id, table, GX result as JSON) triples, e.g. from
     ValidationReport.gx_results of several runs. Writes a static site into out_dir (an index of
     the suites and of every result, a page per result) and returns its index.html. The pages load
-    their CSS and JS from CDNs (GX's templates): offline they are readable but unstyled."""
+    their CSS and JS from CDNs (GX's templates): offline they are readable but unstyled.
+
+    previous: the site as built before (e.g. by the last run). Its pages of results that are
+    still listed are kept as they are -- a result never changes once written -- and only the
+    pages it lacks are rendered, with the suites' pages and the index (pages of results no
+    longer listed are dropped): a run renders its own results, not every run's again."""
+    import shutil
+
     from great_expectations.core import ExpectationSuite
-    from great_expectations.core.expectation_validation_result import (
-        ExpectationSuiteValidationResultSchema)
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier, ValidationResultIdentifier)
 
     out = Path(out_dir).resolve()
+    if previous and Path(previous).is_dir() and (Path(previous) / "index.html").is_file():
+        shutil.copytree(previous, out, dirs_exist_ok=True)
     context = _context()
     context.add_data_docs_site("gwr_lake", {
         "class_name": "SiteBuilder", "show_how_to_buttons": False,
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(out)},
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
     })
-    suites = set()
+    suites: set[str] = set()
+    render: list = []
+    store = context.validation_results_store
+    # the suites each page was rendered from (a digest of the JSON): a page is rendered again
+    # only when its suite changed
+    marker = out / "_gwr_suites.json"
+    rendered = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else {}
     for run_id, table, raw in results:
         suite_name = table.split("#")[0]
         if suite_name not in suites:
             try:
-                context.suites.add(ExpectationSuite(**load_suite(suite_name, suites_dir)))
+                suite = load_suite(suite_name, suites_dir)
+                context.suites.add(ExpectationSuite(**suite))
+                digest = hashlib.sha256(json.dumps(suite, sort_keys=True).encode()).hexdigest()
+                if rendered.get(suite_name) != digest or \
+                        not (out / "expectations" / f"{suite_name}.html").is_file():
+                    render.append(ExpectationSuiteIdentifier(name=suite_name))
+                    rendered[suite_name] = digest
             except FileNotFoundError:
                 pass  # a result of a table whose suite is gone: the result page is still built
             suites.add(suite_name)
-        try:
-            result = ExpectationSuiteValidationResultSchema().load(raw)
-        except Exception:  # noqa: BLE001 - a result GX cannot read back (another version): skip it
-            continue
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
             run_id=RunIdentifier(run_name=run_id, run_time=_run_time(run_id)),
             batch_identifier=table.replace("#", "-"))
-        context.validation_results_store.set(key, result)
-    context.build_data_docs(site_names=["gwr_lake"])
+        try:
+            # the result as GX stores it (its own JSON), without a load + dump through its schema;
+            # read back (and checked) by GX when it renders the page or the index
+            text = json.dumps(raw, indent=2, sort_keys=True)
+            store.deserialize(text)
+        except Exception:  # noqa: BLE001 - a result GX cannot read back (another version): skip it
+            continue
+        store.store_backend.set(key.to_tuple(), text)
+        if not _page(out, key).is_file():
+            render.append(key)
+    if render or not (out / "index.html").is_file():
+        # GX renders what `render` names (all of it when empty: a first site) and the index
+        context.build_data_docs(site_names=["gwr_lake"], resource_identifiers=render or None)
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(rendered, sort_keys=True), encoding="utf-8")
     return out / "index.html"
+
+
+def _page(site: Path, key) -> Path:
+    """Where GX's site puts the page of a validation result (validations/<suite>/<run name>/
+    <run time>/<batch>.html)."""
+    run_time = key.run_id.run_time.strftime("%Y%m%dT%H%M%S.%fZ")
+    return (site / "validations" / key.expectation_suite_identifier.name / key.run_id.run_name
+            / run_time / f"{key.batch_identifier}.html")
 
 
 def _run_time(run_id: str):

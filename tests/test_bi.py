@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REPO
 from flows import panel_rows as core_panel_rows
-from flows.bi import WideColumnMissing, attainment, bi_tables, indicator_wide
+from flows.bi import WideColumnMissing, attainment, bi_tables, bi_update, indicator_wide
 from flows.core.model import as_dicts
 from flows.schemas import TABLES, schema, to_table, wide_value_columns
 from helpers import CORPUS, SEEDS, items_of
@@ -95,6 +95,39 @@ def test_bi_tables_of_an_empty_panel_are_empty():
     got = bi_tables(schema("indicator_panel").empty_table())
     assert {k: v.num_rows for k, v in got.items()} == {"indicator_wide": 0, "target_attainment": 0}
     assert got["indicator_wide"].schema == schema("indicator_wide")
+
+
+@pytest.mark.parametrize("pick", [slice(0, 1), slice(1, 4), slice(None, None, 3)])
+def test_bi_update_of_some_regions_equals_a_rebuild(real_panel, pick):
+    """Changing the panel rows of some regions and rebuilding only those regions gives the
+    tables a rebuild from the whole new panel gives: rows of other regions are kept, rows of a
+    changed region are replaced (some dropped, some new, one region gone entirely)."""
+    import pyarrow.compute as pc
+
+    from flows.lake import sort_rows
+
+    before = bi_tables(real_panel)
+    regions = sorted({r for r in real_panel["region"].to_pylist() if r})
+    changed = regions[pick]
+    # the new panel: in the changed regions, every other row gone and the values moved
+    rows = real_panel.to_pylist()
+    new_rows = []
+    for i, r in enumerate(rows):
+        if r["region"] in changed:
+            if i % 2 or r["region"] == changed[0] and len(changed) > 1:
+                continue
+            if r["value"] is not None and r["measure"] == "level":
+                r = dict(r, value=r["value"] * 1.5)
+        new_rows.append(r)
+    new_panel = pa.Table.from_pylist(new_rows, schema=real_panel.schema)
+    rebuilt, whole = bi_update(before, new_panel, changed)
+    full = bi_tables(new_panel)
+    for name in full:
+        assert sort_rows(name, whole[name]).equals(sort_rows(name, full[name])), name
+        assert set(rebuilt[name]["region"].to_pylist()) <= set(changed)
+        kept = whole[name].filter(pc.invert(pc.is_in(whole[name]["region"],
+                                                     value_set=pa.array(changed))))
+        assert kept.num_rows == whole[name].num_rows - rebuilt[name].num_rows
 
 
 def test_attainment_pairs_a_target_and_an_actual_from_two_files(real_panel):
