@@ -1,8 +1,10 @@
 """Stage 5, for the analyst: BI tables, the HTML report and GX Data Docs, right after publish.
 
-    publish_bi   indicator_wide and target_attainment (flows/bi.py) from the WHOLE published
-                 panel, every source in the lake (a target of 2012 is in hailar_2012.txt, its
-                 actual in hailar_2013.txt), checked with their GX suites
+    publish_bi   indicator_wide and target_attainment (flows/bi.py) from the published panel,
+                 every source in the lake (a target of 2012 is in hailar_2012.txt, its actual in
+                 hailar_2013.txt): the rows of the regions the run changed are rebuilt, the
+                 others kept (a row needs only its region's panel rows), checked with their GX
+                 suites
                  (expectations/indicator_wide.json, target_attainment.json) and published only
                  when they pass, swapped in like the other tables
     the report   <lake>/reports/index.html (flows/report.py) and <lake>/reports/data_docs/ (GX
@@ -23,7 +25,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from . import memory
+from . import memory, pool
 from .lake import Lake
 
 DATA_DOCS_RUNS = 10   # Data Docs show the validations of this many last runs
@@ -35,12 +37,23 @@ class BIValidationFailed(RuntimeError):
 
 @task(name="publish-bi", cache_policy=NO_CACHE, persist_result=False)
 def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None = None,
-               publish: bool = True, rebuild: bool = True, focus: list[str] | None = None) -> dict:
-    """BI tables from the whole published panel (when `publish`, and `rebuild` -- the panel
-    changed -- or the live BI tables were not built from the live panel), then the report and the Data Docs (always). Raises BIValidationFailed, after writing the report, when a BI suite fails:
-    the previous BI tables stay."""
-    from .bi import BI_TABLES, bi_tables
-    from .validate import validate_tables
+               publish: bool = True, rebuild: bool = True, focus: list[str] | None = None,
+               regions: list[str] | None = None, panel_before: str | None = None,
+               in_pool: bool = False) -> dict:
+    """BI tables from the published panel (when `publish`, and `rebuild` -- the panel changed --
+    or the live BI tables were not built from the live panel), then the report and the Data
+    Docs (always). Raises BIValidationFailed, after writing the report, when a BI suite fails:
+    the previous BI tables stay.
+
+    `regions`: the regions whose panel rows this run changed (new rows and replaced ones). When
+    the live BI tables were built from the panel as it was before this run's publish
+    (`panel_before`, its version), only those regions' rows are rebuilt and validated
+    (bi.bi_update); otherwise the tables are built from the whole panel.
+
+    in_pool: the GX work (the BI suites, side by side; Data Docs) runs in the worker processes of
+    flows/pool.py, as the run's own validation did."""
+    from .bi import BI_TABLES, bi_tables, bi_update
+    from .validate import merge_reports, validate_tables
 
     logger = get_run_logger()
     lk = Lake(lake)
@@ -53,11 +66,23 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
     check = None
     try:
         panel_version = lk.table_version("indicator_panel")
-        if publish and (rebuild or lk.layer_meta("indicator_wide").get("bi_from") != panel_version
-                        or not lk.has_table("indicator_wide")):
-            tables = bi_tables(lk.read_table("indicator_panel"))
+        built_from = lk.layer_meta("indicator_wide").get("bi_from")
+        have = all(lk.has_table(t) for t in BI_TABLES)
+        if publish and (rebuild or built_from != panel_version or not have):
+            if regions is not None and panel_before and built_from == panel_before and have:
+                rebuilt, tables = bi_update({t: lk.read_table(t) for t in BI_TABLES},
+                                            lk.read_table("indicator_panel", where=("region", regions)),
+                                            regions)
+                logger.info("BI tables: %d region(s) rebuilt, the others kept", len(set(regions)))
+            else:
+                rebuilt = tables = bi_tables(lk.read_table("indicator_panel"))
             memory.release()
-            report = validate_tables(tables, bi_suites)
+            # the rows kept passed before
+            if in_pool:
+                report = merge_reports(pool.run_all([(validate_tables, ({t: rebuilt[t]}, bi_suites))
+                                                     for t in BI_TABLES]))
+            else:
+                report = validate_tables(rebuilt, bi_suites)
             check = report.to_dict()
             json_path = lk.write_text("validation", f"{run_id}-bi.json",
                                       json.dumps(check, ensure_ascii=False, indent=2, default=str))
@@ -81,7 +106,7 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
                             ", ".join(rewritten) or "none (no table changed)")
     finally:
         try:
-            out["report"] = write_report(lk, run_id, summary, check, expectations, focus)
+            out["report"] = write_report(lk, run_id, summary, check, expectations, focus, in_pool)
         except Exception as exc:  # noqa: BLE001 - the tables are published: say it, go on
             logger.error("report not written: %s: %s", type(exc).__name__, exc, exc_info=True)
             out["report"] = None
@@ -93,7 +118,8 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
 
 
 def write_report(lk: Lake, run_id: str, summary: dict, bi_check: dict | None,
-                 expectations: str | None = None, focus: list[str] | None = None) -> str:
+                 expectations: str | None = None, focus: list[str] | None = None,
+                 in_pool: bool = False) -> str:
     """Data Docs and reports/index.html of the lake as it is now; a link artifact to them.
     Returns the report's URL."""
     from .report import render_report
@@ -107,8 +133,11 @@ def write_report(lk: Lake, run_id: str, summary: dict, bi_check: dict | None,
         for table, raw in (json.loads(text).get("gx_results") or {}).items() if text else ():
             results.append((rid, table, raw))
     with tempfile.TemporaryDirectory(prefix="gwr-data-docs-") as tmp:
-        build_data_docs(results, tmp, expectations)
-        lk.publish_report_dir(run_id, tmp, "data_docs")
+        # the pages of earlier runs' results are kept from the live site: only this run's
+        # results, the suites and the index are rendered
+        args = (results, str(Path(tmp) / "site"), expectations, lk.report_dir("data_docs"))
+        pool.run(build_data_docs, *args) if in_pool else build_data_docs(*args)
+        lk.publish_report_dir(run_id, Path(tmp) / "site", "data_docs")
 
     batch_text = lk.read_text("validation", f"{run_id}.json")
     status = summary.get("status", "")

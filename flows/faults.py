@@ -24,6 +24,7 @@ ENV = "GWR_CRASH_AT"
 _UNSET = object()
 _target: object = _UNSET      # (name, n) or None, read from the environment at the first call
 _hits = 0
+PARENT: int | None = None     # in a worker process of flows/pool.py: the run's process
 
 
 def crashpoint(name: str) -> None:
@@ -38,6 +39,8 @@ def crashpoint(name: str) -> None:
         return
     _hits += 1
     if _hits >= _target[1]:
+        if PARENT:   # the run dies, as it would have with the work in its own thread
+            os.kill(PARENT, signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)
 
 

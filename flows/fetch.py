@@ -13,35 +13,16 @@ becomes a quarantine record; the run goes on.
 """
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from . import remote
+from . import pool, remote, work
 from .core.model import SourceError
-from .lake import SOURCE_SUFFIXES, Lake, list_source_files, read_source
-from .schemas import to_table
-
-
-@dataclass
-class Fetched:
-    source_name: str
-    location: str               # path or URL it was read from
-    sha256: str = ""
-    byte_size: int = 0
-    items: int = 0
-    encoding: str = ""
-    new: bool = False           # True when this run landed it in bronze
-    ok: bool = False            # its items are in bronze
-    rejects: list[dict] = field(default_factory=list)
-    size: int | None = None     # the local file's stat, for the lake's source index
-    mtime_ns: int | None = None
+from .lake import Lake, list_source_files
+from .work import Fetched, Planned, _reject, fetch_one, land  # noqa: F401  (the work, no Prefect)
 
 
 def list_sources(source: str) -> list[tuple[str, str]]:
@@ -49,46 +30,6 @@ def list_sources(source: str) -> list[tuple[str, str]]:
     if remote.is_url(source):
         return [(remote.source_name(source), source)]
     return [(name, str(path)) for name, path in list_source_files(source)]
-
-
-def _reject(out: Fetched, exc: BaseException, item_index: int | None = None) -> None:
-    if isinstance(exc, SourceError):
-        reason, error = exc.reason, exc.code
-    else:
-        reason, error = f"{type(exc).__name__}: {exc}", type(exc).__name__
-    out.rejects.append(dict(source_name=out.source_name, item_index=item_index, stage="fetch",
-                            reason=reason[:2000], error=error, sha256=out.sha256))
-
-
-def land(name: str, location: str, data: bytes, lake: str) -> Fetched:
-    """Bytes of one source file -> bronze (when new) and a Fetched record."""
-    from .core.sources import read_items_with_errors, screen_items
-
-    out = Fetched(name, location, hashlib.sha256(data).hexdigest(), len(data))
-    lk = Lake(lake)
-    try:
-        if Path(name).suffix.lower() not in SOURCE_SUFFIXES:
-            raise SourceError(f"unsupported file type {Path(name).suffix or '(none)'}: expected one "
-                              f"of {' '.join(SOURCE_SUFFIXES)}", code="unsupported_type")
-        if lk.has_bronze(out.sha256):  # already landed: no decoding, no write
-            meta = lk.bronze_summary(out.sha256)
-            out.items, out.encoding, out.ok = meta["items"], meta["encoding"], True
-            return out
-        items, errors = screen_items(*read_items_with_errors(name, data))  # no Chinese / no number: out
-        for err in errors:  # bad records of a file that has good ones
-            _reject(out, err, getattr(err, "item_index", None))
-        if not items:
-            raise SourceError(f"{name}: no usable item" + (f" ({len(errors)} record(s) rejected)"
-                                                           if errors else " (empty?)"), code="no_items")
-        fetched_at = datetime.now(timezone.utc)
-        bronze = to_table("source_items", [dict(vars(it), sha256=out.sha256, byte_size=len(data),
-                                                fetched_at=fetched_at) for it in items])
-        out.new = lk.write_bronze(out.sha256, bronze)
-        out.items, out.encoding, out.ok = len(items), items[0].encoding, True
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a quarantine record
-        out.ok = False
-        _reject(out, exc)
-    return out
 
 
 def _log(out: Fetched) -> Fetched:
@@ -99,15 +40,6 @@ def _log(out: Fetched) -> Fetched:
     for r in out.rejects:
         logger.error("QUARANTINED %s at fetch: %s", out.source_name, r["reason"])
     return out
-
-
-@dataclass
-class Planned:
-    """A local source file to read, as the plan found it."""
-    source_name: str
-    location: str
-    size: int = 0
-    mtime_ns: int = 0
 
 
 CHUNK_BYTES = int(os.environ.get("GWR_CHUNK_BYTES") or 16 * 1024 * 1024)
@@ -159,23 +91,12 @@ def plan(sources: list[tuple[str, str]], lake: str, code_version: str) -> dict:
     return {"todo": todo, "unchanged": unchanged}
 
 
-def fetch_one(p: Planned, lake: str) -> Fetched:
-    try:
-        data = read_source(Path(p.location))
-    except (OSError, SourceError) as exc:  # unreadable, a link, a FIFO, over the size limit
-        out = Fetched(p.source_name, p.location, getattr(exc, "sha256", ""))
-        _reject(out, exc)
-        return out
-    out = land(p.source_name, p.location, data, lake)
-    out.size, out.mtime_ns = p.size or len(data), p.mtime_ns or None
-    return out
-
-
 @task(name="fetch", task_run_name="fetch chunk {index} ({n} files)", cache_policy=NO_CACHE,
       persist_result=False)
-def fetch_chunk(chunk: list[Planned], lake: str, index: int = 1, n: int = 0) -> list[Fetched]:
-    """Local files -> bronze, one chunk of them."""
-    out = [fetch_one(p, lake) for p in chunk]
+def fetch_chunk(chunk: list[Planned], lake: str, index: int = 1, n: int = 0,
+                in_pool: bool = False) -> list[Fetched]:
+    """Local files -> bronze, one chunk of them (in_pool: in a worker process, flows/pool.py)."""
+    out = pool.run(work.fetch_files, chunk, lake) if in_pool else work.fetch_files(chunk, lake)
     logger = get_run_logger()
     landed = [f for f in out if f.ok]
     logger.info("fetched %d file(s), %s bytes: %d new in bronze, %d already there, %d quarantined",

@@ -4,6 +4,8 @@
     fetch     (flows/fetch.py)    one task run per chunk of files (or per URL): bytes -> sha256 -> bronze
     process   (flows/process.py)  one task run per chunk: clean -> split -> extract -> panel, the
                                   rows staged as one segment per table (memory stays per chunk)
+              (the work of fetch and process is flows/work.py; with the thread runner and a
+               large input it runs in worker processes, flows/pool.py: one chunk per core)
     validate  (flows/check.py)    every staged row against the GX suites, in large batches
     publish   (flows/publish.py)  replace the rows of the sources read, keep every other segment
     artifacts (flows/artifacts.py) what the Prefect UI shows of the run, published by every run
@@ -25,7 +27,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 from prefect import flow, get_run_logger, unmapped  # noqa: E402
 
-from . import analyst, artifacts, check, fetch, memory, process, runners  # noqa: E402
+from . import analyst, artifacts, check, fetch, memory, pool, process, runners  # noqa: E402
 from .core import pipeline  # noqa: E402,F401  (tests patch the core through flows.flow.pipeline)
 from .faults import crashpoint  # noqa: E402
 from .lake import Lake  # noqa: E402
@@ -110,7 +112,9 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
         planned = fetch.plan(sources, lake, version)
         unchanged = planned["unchanged"]
         chunks = fetch.chunks(planned["todo"], parts)
-        futures = [fetch.fetch_chunk.submit(c, lake, i + 1, len(c)) for i, c in enumerate(chunks)]
+        in_pool = use_pool(sum(p.size for p in planned["todo"]), len(chunks))
+        futures = [fetch.fetch_chunk.submit(c, lake, i + 1, len(c), in_pool)
+                   for i, c in enumerate(chunks)]
         fetched = [f for fut in futures for f in fut.result()]
     good = [f for f in fetched if f.ok]
     crashpoint("flow:fetched")
@@ -131,8 +135,10 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
 
     # process: one task run per chunk, its rows staged as one segment per table
     pchunks = fetch.chunks(todo, parts)
+    in_pool = use_pool(sum(f.byte_size for f in todo), len(pchunks))
     futures = [process.process_chunk.submit([(f.source_name, f.sha256) for f in c], run_id, version,
-                                            lake, i + 1, len(c)) for i, c in enumerate(pchunks)]
+                                            lake, i + 1, len(c), in_pool)
+               for i, c in enumerate(pchunks)]
     results = [fut.result() for fut in futures]
     crashpoint("flow:processed")
     keys = ("reports", "non_reports", "debris_lines_removed", "mentions", "panel_rows")
@@ -169,6 +175,7 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
         stages=totals,
         work={"sources": len(sources), "processed": len(todo), "unchanged": len(unchanged) + len(touched),
               "not_read": len(unchanged), "chunks": len(pchunks), "code_version": version,
+              "worker_processes": pool.processes() if in_pool else 0,
               "bronze_files_written": sum(f.new for f in good), "quarantine_files_written": q_files},
     )
     if not good and not unchanged:
@@ -186,7 +193,8 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
             expectations, k + 1) for k, part in enumerate(groups)]
         report = check.merge([f.result() for f in vfutures])
     elif todo:
-        report = check.check(lake, run_id, [(f.source_name, f.sha256) for f in todo], expectations)
+        report = check.check(lake, run_id, [(f.source_name, f.sha256) for f in todo], expectations,
+                             in_pool)
     if todo:
         shown["report"] = report
         result = check.record(report, lake, run_id)
@@ -200,16 +208,34 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
         raise ValidationFailed(f"{result['summary']} -- nothing was published, the previous "
                                f"tables stay; full report: {result['markdown']}")
 
-    # publish
+    # publish (first: the regions whose BI rows change -- those of the new rows, and of the rows
+    # they replace -- and the panel's version the live BI tables should have been built from)
+    regions = _regions(lk.read_staged(run_id, "indicator_panel", columns=["region"]))
+    regions |= _regions(lk.read_table("indicator_panel",
+                                      where=("source_name", [f.source_name for f in todo])))
+    panel_before = lk.table_version("indicator_panel")
     out = publish(run_id, {f.source_name: entry(f) for f in todo}, touched, lake)
     summary["published"], summary["rewritten"] = out["rows"], out["rewritten"]
     crashpoint("flow:published")
 
-    # for the analyst: BI tables from the whole published panel, the HTML report, Data Docs
+    # for the analyst: BI tables (the changed regions' rows), the HTML report, Data Docs
     focus = sorted(r for r in set(shown["panel"]["region"].to_pylist()) if r)   # the report shows them first
     summary["bi"] = analyst.publish_bi(lake, run_id, summary, expectations,
-                                       rebuild=bool(out["rewritten"]), focus=focus)
+                                       rebuild=bool(out["rewritten"]), focus=focus,
+                                       regions=sorted(regions), panel_before=panel_before,
+                                       in_pool=in_pool)
     summary["report"] = summary["bi"]["report"]
+
+
+def _regions(table) -> set[str]:
+    return {r for r in table.column("region").to_pylist() if r}
+
+
+def use_pool(input_bytes: int, chunks: int) -> bool:
+    """The run's CPU-bound work (chunks, GX) in worker processes (flows/pool.py): with the thread
+    runner, and enough input or a pool running already. A Dask runner's workers are processes."""
+    return not runners.distributed() and runners.threads() and (
+        pool.warm() or pool.wanted(input_bytes, chunks))
 
 
 def _where(source: str) -> str:

@@ -39,6 +39,7 @@ import shutil
 import stat
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -298,8 +299,9 @@ class Lake:
         return pq.read_table(self._bronze_path(sha256)).cast(TABLES["source_items"][1])
 
     # ---- whole tables: read, stage, publish -------------------------------------------------
-    def read_table(self, table: str) -> pa.Table:
-        """The live table with its full schema (an empty table when there is none yet)."""
+    def read_table(self, table: str, where: tuple[str, list] | None = None) -> pa.Table:
+        """The live table with its full schema (an empty table when there is none yet); only the
+        rows whose where[0] is in where[1] when given."""
         _, schema, part = TABLES[table]
         d = self.table_dir(table)
         files = sorted(d.rglob("*.parquet")) if d.is_dir() else []
@@ -316,7 +318,8 @@ class Lake:
             dataset = ds.dataset([str(f) for f in files], format="parquet", partitioning=partitioning,
                                  partition_base_dir=str(d), schema=schema)
             # in the key's order: the same rows read the same, however they are split in files
-            return sort_rows(table, dataset.to_table().select(schema.names).cast(schema))
+            return sort_rows(table, dataset.to_table(filter=_isin(where, schema)).select(schema.names)
+                             .cast(schema))
         except (ValueError, pa.ArrowInvalid, pa.ArrowTypeError) as e:
             raise LakeSchemaError(
                 f"{d} was written with another schema than flows/schemas.py ({e}); its rows "
@@ -714,18 +717,14 @@ class Lake:
             for v, info in segs.items():
                 if any(_version_of(Path(f)) != v for f in info["files"]):
                     raise LakeAuditError(f"{where}: segment {v} has files of another version")
-                if v in written:
-                    try:
-                        data = _read_dir(d, t, [d / f for f in info["files"]])
-                    except (OSError, ValueError, pa.ArrowException) as e:
-                        raise LakeAuditError(f"{where} does not read back: {e}") from e
-                    data = sort_rows(t, data).combine_chunks()
-                    if _digest(data) != v or data.num_rows != info["rows"]:
-                        raise LakeAuditError(f"{where}: its rows read back differ from what was "
-                                             f"written (digest {_digest(data)} != {v})")
-                    dupes = _duplicate_keys(t, data)
-                    if dupes:
-                        raise LakeAuditError(f"{where}: {dupes} key(s) {KEYS[t]} occur more than once")
+            # the segments this run wrote are read back side by side: reading, sorting and
+            # hashing are Arrow / OpenSSL code that runs outside the GIL
+            new = [(v, info) for v, info in segs.items() if v in written]
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
+                for err in ex.map(lambda vi: _audit_segment(d, t, where, *vi), new):
+                    if err:
+                        raise err
+            for v, info in segs.items():
                 for src in info["sources"]:
                     if owner.setdefault(src, v) != v:
                         raise LakeAuditError(f"{where}: rows of {src} are in two segments "
@@ -820,6 +819,11 @@ class Lake:
         """<root>/reports/<name> (the HTML report), replaced atomically."""
         path = self.root / "reports" / name
         return self._write_file_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def report_dir(self, name: str) -> Path | None:
+        """The live folder <root>/reports/<name>/ to read from (None when there is none)."""
+        d = self.root / "reports" / name
+        return d if d.is_dir() else None
 
     def publish_report_dir(self, run_id: str, src: str | os.PathLike, name: str) -> Path:
         """Replace the folder <root>/reports/<name>/ (GX Data Docs) by a copy of the local
@@ -928,6 +932,33 @@ def _version_of(path: Path) -> str:
     """part-<digest>-<i>.parquet -> digest"""
     parts = path.stem.split("-")
     return parts[1] if len(parts) == 3 and parts[0] == "part" else ""
+
+
+def _audit_segment(d: Path, table: str, where: str, version: str, info: dict) -> Exception | None:
+    """One staged segment read back: its schema, its rows' digest (the version its files are
+    named by), its row count, unique keys. The error found, or None."""
+    try:
+        data = _read_dir(d, table, [d / f for f in info["files"]])
+    except (OSError, ValueError, pa.ArrowException) as e:
+        err = LakeAuditError(f"{where} does not read back: {e}")
+        err.__cause__ = e
+        return err
+    data = sort_rows(table, data).combine_chunks()
+    got = _digest(data)
+    if got != version or data.num_rows != info["rows"]:
+        return LakeAuditError(f"{where}: its rows read back differ from what was written "
+                              f"(digest {got} != {version})")
+    dupes = _duplicate_keys(table, data)
+    if dupes:
+        return LakeAuditError(f"{where}: {dupes} key(s) {KEYS[table]} occur more than once")
+    return None
+
+
+def _isin(where: tuple[str, list] | None, schema: pa.Schema):
+    """A dataset filter: where[0] is in where[1] (None: every row)."""
+    if not where:
+        return None
+    return ds.field(where[0]).isin(pa.array(list(where[1]), schema.field(where[0]).type))
 
 
 def sort_rows(table: str, data: pa.Table) -> pa.Table:
@@ -1231,7 +1262,7 @@ class ObjectStoreLake(Lake):
         entry = self._pointer()["tables"].get(table)
         return [f"{self.url}/{f}" for f in entry["files"]] if entry else []
 
-    def read_table(self, table: str) -> pa.Table:
+    def read_table(self, table: str, where: tuple[str, list] | None = None) -> pa.Table:
         _, schema, part = TABLES[table]
         entry = self._pointer()["tables"].get(table)
         if not entry or not entry["files"]:
@@ -1241,7 +1272,8 @@ class ObjectStoreLake(Lake):
         files = [self._key(f) for f in entry["files"]]
         dataset = ds.dataset(files, format="parquet", filesystem=self.pafs, schema=schema,
                              partitioning=partitioning, partition_base_dir=self._table_key(table))
-        return sort_rows(table, dataset.to_table().select(schema.names).cast(schema))
+        return sort_rows(table, dataset.to_table(filter=_isin(where, schema)).select(schema.names)
+                         .cast(schema))
 
     def _meta_key(self, run_id: str, *parts: str) -> str:
         return self._key("_staging", run_id, SEGMENTS, *parts)
@@ -1435,6 +1467,10 @@ class ObjectStoreLake(Lake):
     def write_report(self, name: str, text: str) -> str:
         key = self._put(self._key("reports", name), text.encode("utf-8"))
         return self.url + key[len(self.base):]
+
+    def report_dir(self, name: str) -> None:
+        """No local folder to read a report from: the object store's site is rebuilt whole."""
+        return None
 
     def publish_report_dir(self, run_id: str, src: str | os.PathLike, name: str) -> str:
         key = self._key("reports", name)

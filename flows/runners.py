@@ -54,3 +54,11 @@ def distributed() -> int:
         return 2
     kwargs = getattr(runner, "cluster_kwargs", None) or {}
     return int(kwargs.get("n_workers") or 2) if kwargs.get("processes", True) else 0
+
+
+def threads() -> bool:
+    """Whether the running flow's task runner runs tasks in threads of this process."""
+    from prefect.context import FlowRunContext
+
+    runner = getattr(FlowRunContext.get(), "task_runner", None)
+    return type(runner).__name__ in ("ThreadPoolTaskRunner", "ConcurrentTaskRunner")

@@ -47,3 +47,14 @@ def lake_copy(seeded_lake, tmp_path):
     dst = tmp_path / "lake"
     shutil.copytree(seeded_lake[0], dst)
     return dst
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_pool_across_modules():
+    """A module that made the flow's worker pool (flows/pool.py: a large input) leaves none: a
+    running pool is used by every later run of the process, and each module should see the
+    flow as a fresh process would."""
+    yield
+    from flows import pool
+
+    pool.shutdown()

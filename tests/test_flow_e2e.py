@@ -154,6 +154,9 @@ def test_a_crashing_stage_quarantines_that_input_only(prefect_server, tmp_path, 
         return real(report)
 
     monkeypatch.setattr(flows.flow.pipeline, "mentions_from_report", flaky)
+    # the patch is in this process: no worker processes (flows/pool.py), even if an earlier
+    # test of the session left a pool running
+    monkeypatch.setenv("GWR_PROCESSES", "0")
     source = tmp_path / "src"
     source.mkdir()
     for name in ("000_c9b0bbd917161d38.txt", "001_9eeac6bb57bd8a70.txt"):
@@ -205,3 +208,35 @@ def test_gold_columns_follow_the_schemas(seeded_lake, table):
     lake, _ = seeded_lake
     cols = [r[0] for r in sql(f"describe select * from {glob(lake, table)}")]
     assert sorted(cols) == sorted(schema(table).names)
+
+
+def test_worker_processes_make_the_same_lake(prefect_server, tmp_path, monkeypatch):
+    """The chunk work, the validation, the BI suites and the Data Docs in worker processes
+    (flows/pool.py, forced here for the small seeds) give the lake the threads give, row for row;
+    a worker sees the caller's environment as it is at each call."""
+    from flows import pool
+    from flows.flow import gwr_lake
+    from flows.lake import Lake
+
+    lakes = {}
+    for mode, env in (("threads", {"GWR_PROCESSES": "0"}), ("pool", {"GWR_POOL_MIN_BYTES": "0"})):
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        lakes[mode] = tmp_path / mode
+        summary = gwr_lake(source=str(SEEDS), lake=str(lakes[mode]))
+        assert summary["status"] == "published"
+        assert summary["work"]["worker_processes"] == (0 if mode == "threads" else pool.processes())
+        for k in env:
+            monkeypatch.delenv(k)
+    assert pool.warm()
+    for table in ("source_items", "reports", "indicator_mentions", "indicator_panel",
+                  "indicator_wide", "target_attainment"):
+        a, b = (Lake(lakes[m]).read_table(table) for m in ("threads", "pool"))
+        if table == "source_items":
+            a, b = a.drop_columns(["fetched_at"]), b.drop_columns(["fetched_at"])
+        assert a.num_rows and a.equals(b), table
+    assert (lakes["pool"] / "reports" / "data_docs" / "index.html").is_file()
+
+    # the environment travels with each call: a setting made after the pool started is seen
+    monkeypatch.setenv("GWR_TEST_MARK", "seen")
+    assert pool.run(os.getenv, "GWR_TEST_MARK") == "seen"

@@ -1,0 +1,276 @@
+"""The per-chunk work of a run, without Prefect: read source files into bronze, and run the core
+on sources read from bronze, staging their rows as segments.
+
+flows/fetch.py and flows/process.py call these from their task runs: in the task's own thread,
+or -- for a large run with the thread runner -- in a worker process of flows/pool.py, so that
+the CPU-bound Python of two chunks runs on two cores (threads share one GIL). Everything here
+takes and returns plain, picklable data (paths, names, dataclasses) and reaches the lake only
+through flows/lake.py.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+
+from . import memory, reports_of_item
+from .core import pipeline
+from .core.model import Mention, PanelRow, Report, SourceError, SourceItem, as_dicts
+from .lake import SOURCE_SUFFIXES, Lake, read_source
+from .schemas import TABLES as SCHEMAS
+from .schemas import to_table
+
+
+# ---- fetch: files -> bronze -----------------------------------------------------------------
+@dataclass
+class Fetched:
+    source_name: str
+    location: str               # path or URL it was read from
+    sha256: str = ""
+    byte_size: int = 0
+    items: int = 0
+    encoding: str = ""
+    new: bool = False           # True when this run landed it in bronze
+    ok: bool = False            # its items are in bronze
+    rejects: list[dict] = field(default_factory=list)
+    size: int | None = None     # the local file's stat, for the lake's source index
+    mtime_ns: int | None = None
+
+
+@dataclass
+class Planned:
+    """A local source file to read, as the plan found it."""
+    source_name: str
+    location: str
+    size: int = 0
+    mtime_ns: int = 0
+
+
+def _reject(out: Fetched, exc: BaseException, item_index: int | None = None) -> None:
+    if isinstance(exc, SourceError):
+        reason, error = exc.reason, exc.code
+    else:
+        reason, error = f"{type(exc).__name__}: {exc}", type(exc).__name__
+    out.rejects.append(dict(source_name=out.source_name, item_index=item_index, stage="fetch",
+                            reason=reason[:2000], error=error, sha256=out.sha256))
+
+
+def land(name: str, location: str, data: bytes, lake: str) -> Fetched:
+    """Bytes of one source file -> bronze (when new) and a Fetched record."""
+    from .core.sources import read_items_with_errors, screen_items
+
+    out = Fetched(name, location, hashlib.sha256(data).hexdigest(), len(data))
+    lk = Lake(lake)
+    try:
+        if Path(name).suffix.lower() not in SOURCE_SUFFIXES:
+            raise SourceError(f"unsupported file type {Path(name).suffix or '(none)'}: expected one "
+                              f"of {' '.join(SOURCE_SUFFIXES)}", code="unsupported_type")
+        if lk.has_bronze(out.sha256):  # already landed: no decoding, no write
+            meta = lk.bronze_summary(out.sha256)
+            out.items, out.encoding, out.ok = meta["items"], meta["encoding"], True
+            return out
+        items, errors = screen_items(*read_items_with_errors(name, data))  # no Chinese / no number: out
+        for err in errors:  # bad records of a file that has good ones
+            _reject(out, err, getattr(err, "item_index", None))
+        if not items:
+            raise SourceError(f"{name}: no usable item" + (f" ({len(errors)} record(s) rejected)"
+                                                           if errors else " (empty?)"), code="no_items")
+        fetched_at = datetime.now(timezone.utc)
+        bronze = to_table("source_items", [dict(vars(it), sha256=out.sha256, byte_size=len(data),
+                                                fetched_at=fetched_at) for it in items])
+        out.new = lk.write_bronze(out.sha256, bronze)
+        out.items, out.encoding, out.ok = len(items), items[0].encoding, True
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a quarantine record
+        out.ok = False
+        _reject(out, exc)
+    return out
+
+
+def fetch_one(p: Planned, lake: str) -> Fetched:
+    try:
+        data = read_source(Path(p.location))
+    except (OSError, SourceError) as exc:  # unreadable, a link, a FIFO, over the size limit
+        out = Fetched(p.source_name, p.location, getattr(exc, "sha256", ""))
+        _reject(out, exc)
+        return out
+    out = land(p.source_name, p.location, data, lake)
+    out.size, out.mtime_ns = p.size or len(data), p.mtime_ns or None
+    return out
+
+
+def fetch_files(chunk: list[Planned], lake: str) -> list[Fetched]:
+    """Local files -> bronze, one chunk of them."""
+    out = [fetch_one(p, lake) for p in chunk]
+    memory.release()
+    return out
+
+
+# ---- process: bronze -> the core -> staged segments ---------------------------------------
+@dataclass
+class SourceResult:
+    """What the core made of one source file, and what it could not use."""
+    source_name: str
+    sha256: str
+    reports: list[Report] = field(default_factory=list)     # non-reports too (is_report False)
+    mentions: list[Mention] = field(default_factory=list)
+    panel: list[PanelRow] = field(default_factory=list)
+    rejects: list[dict] = field(default_factory=list)       # quarantine records, run-less
+    stats: dict = field(default_factory=dict)
+
+    def reject(self, stage: str, exc: BaseException, item_index: int | None = None,
+               context: str = "") -> None:
+        if isinstance(exc, SourceError):
+            reason, error = exc.reason, exc.code
+        else:
+            reason, error = f"{type(exc).__name__}: {exc}", type(exc).__name__
+        self.rejects.append(dict(source_name=self.source_name, item_index=item_index, stage=stage,
+                                 reason=(context + reason)[:2000], error=error, sha256=self.sha256))
+
+
+def items_of(bronze, source_name: str) -> list[SourceItem]:
+    """source_items rows -> SourceItems (named as this run found the file)."""
+    keep = [f for f in SourceItem.__dataclass_fields__]
+    return [SourceItem(**{**{k: row[k] for k in keep}, "source_name": source_name})
+            for row in bronze.sort_by("item_index").to_pylist()]
+
+
+def run_core(source_name: str, sha256: str, items: list[SourceItem]) -> SourceResult:
+    """The core stages on the items of one source; an exception becomes a reject."""
+    out = SourceResult(source_name, sha256)
+    t0 = time.perf_counter()
+    n = 0
+    for item in items:  # clean + split; reports are numbered across the items of a source
+        try:
+            reports = reports_of_item(item, n + 1)
+        except Exception as exc:  # noqa: BLE001 - a stage failing on an input quarantines it
+            out.reject("clean_and_split", exc, item.item_index)
+            continue
+        n += sum(r.is_report for r in reports)
+        out.reports += reports
+    real = [r for r in out.reports if r.is_report]
+    for r in real:  # extract
+        try:
+            out.mentions += pipeline.mentions_from_report(r)
+        except Exception as exc:  # noqa: BLE001
+            out.reject("extract", exc, r.item_index, context=f"report {r.doc_index}: ")
+    if real:  # panel
+        try:
+            out.panel = pipeline.panel_from_mentions(real, out.mentions)
+        except Exception as exc:  # noqa: BLE001
+            out.reject("build_panel", exc)
+    out.stats = dict(items=len(items), reports=len(real), non_reports=len(out.reports) - len(real),
+                     debris_lines_removed=sum(r.removed_lines for r in out.reports),
+                     mentions=len(out.mentions), panel_rows=len(out.panel),
+                     rejected=len(out.rejects), seconds=round(time.perf_counter() - t0, 3))
+    return out
+
+
+def describe(stats: dict) -> str:
+    return (f"clean removed {stats['debris_lines_removed']} debris line(s); split found "
+            f"{stats['reports']} report(s)"
+            + (f" (+{stats['non_reports']} non-report(s))" if stats.get("non_reports") else "")
+            + f"; extract found {stats['mentions']} mention(s); panel has {stats['panel_rows']} row(s)"
+            + (f"; {stats['rejected']} input(s) quarantined" if stats.get("rejected") else ""))
+
+
+@dataclass
+class ChunkResult:
+    """What a chunk's task staged (segment versions per table), per source counts and rejects."""
+    sources: list[dict] = field(default_factory=list)   # {source_name, sha256, stats}
+    segments: dict = field(default_factory=dict)        # table -> segment version
+    rows: dict = field(default_factory=dict)            # table -> rows staged
+    rejects: list[dict] = field(default_factory=list)   # quarantine records, run-less
+    stats: dict = field(default_factory=dict)
+
+
+def process_sources(sources: list[tuple[str, str]], run_id: str, lake: str) -> ChunkResult:
+    """clean -> split -> extract -> panel for the (source_name, sha256) of one chunk (their items
+    read from bronze); the rows staged as one segment per table of the run."""
+    lk = Lake(lake)
+    out = ChunkResult()
+    tables: dict[str, list] = {"reports": [], "indicator_mentions": [], "indicator_panel": []}
+    t0 = time.perf_counter()
+    for source_name, sha256 in sources:
+        res = run_core(source_name, sha256, items_of(lk.read_bronze(sha256), source_name))
+        tables["reports"] += [dict(vars(r), sha256=sha256) for r in res.reports]
+        tables["indicator_mentions"] += as_dicts(res.mentions)
+        tables["indicator_panel"] += as_dicts(res.panel)
+        out.rejects += res.rejects
+        out.sources.append({"source_name": source_name, "sha256": sha256, "stats": res.stats})
+    for name, rows in tables.items():
+        info = lk.stage_segment(run_id, name, to_table(name, rows))
+        out.rows[name] = len(rows)
+        if info:
+            out.segments[name] = info["version"]
+    del tables
+    memory.release()
+    keys = ("reports", "non_reports", "debris_lines_removed", "mentions", "panel_rows", "rejected")
+    out.stats = {k: sum(s["stats"].get(k, 0) for s in out.sources) for k in keys}
+    out.stats["seconds"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+# ---- validate: the run's staged rows -> the GX suites ----------------------------------------
+CHECK_ROWS = int(os.environ.get("GWR_CHECK_ROWS") or 100_000)
+CHECK_BYTES = int(os.environ.get("GWR_CHECK_BYTES") or 32 * 1024 * 1024)   # in memory, per batch
+CHECKED = ("source_items", "reports", "indicator_mentions", "indicator_panel")
+
+
+def suites_dir(expectations: str | None) -> Path:
+    from .validate import SUITES_DIR
+
+    return Path(expectations) if expectations else SUITES_DIR
+
+
+def _batches(lk: Lake, run_id: str, table: str, sources: list[tuple[str, str]],
+             versions: dict | None = None):
+    """The run's rows of `table`, in pieces of at most about CHECK_ROWS rows and CHECK_BYTES
+    (a source's bronze items at a time). Bronze rows are named as the run found their file (one
+    file's bytes may have landed under another name before)."""
+    if table == "source_items":
+        for name, sha in sources:
+            t = lk.read_bronze(sha)
+            yield t.set_column(t.schema.get_field_index("source_name"), "source_name",
+                               pa.array([name] * t.num_rows, pa.string()))
+        return
+    yield from lk.iter_staged(run_id, table, CHECK_ROWS, CHECK_BYTES,
+                              versions=None if versions is None else versions.get(table, []))
+
+
+def check_table(lake: str, run_id: str, table: str, sources: list[tuple[str, str]],
+                expectations: str | None, versions: dict | None = None) -> dict:
+    """One table's staged rows (its bronze items for source_items) against its suite ->
+    {reports: [ValidationReport per batch], rows, batches, seconds}. Read in pieces bounded in
+    bytes, validated in batches bounded in rows: the columns the suite only checks for nulls
+    (texts, sentences) are compacted as they are read."""
+    from .validate import compact, load_suite, null_only_columns, validate_tables
+
+    lk = Lake(lake)
+    t0 = time.perf_counter()
+    stand_in = null_only_columns(load_suite(table, suites_dir(expectations)))
+    reports, pending, rows = [], [], 0
+
+    def flush():
+        nonlocal rows
+        batch = pa.concat_tables(pending)
+        pending.clear()
+        reports.append(validate_tables({table: batch}, expectations))
+        rows += batch.num_rows
+        del batch
+        memory.release()
+
+    for piece in _batches(lk, run_id, table, sources, versions):
+        pending.append(compact(piece, stand_in))
+        del piece
+        if sum(t.num_rows for t in pending) >= CHECK_ROWS:
+            flush()
+    if pending or not reports:
+        pending = pending or [SCHEMAS[table][1].empty_table()]
+        flush()
+    return {"reports": reports, "rows": rows, "batches": len(reports),
+            "seconds": round(time.perf_counter() - t0, 3)}
