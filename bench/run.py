@@ -128,10 +128,15 @@ def flow_runs(where: Path, small: int, big: int, dask: bool) -> dict:
         def run(source: Path, lake: Path, runner=None, fresh: bool = True) -> float:
             if fresh and lake.exists():   # a lake left by an earlier run of the suite
                 shutil.rmtree(lake)
+            from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
             fl = gwr_lake.with_options(task_runner=runner) if runner is not None else gwr_lake
-            t = time.perf_counter()
-            fl(source=str(source), lake=str(lake))
-            return time.perf_counter() - t
+            # as `python -m flows run` runs it: no heartbeat thread (it serves crash detection
+            # of worker-run deployments; joining it costs a flow call up to 1 s at its end)
+            with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+                t = time.perf_counter()
+                fl(source=str(source), lake=str(lake))
+                return time.perf_counter() - t
 
         warm = where / "lake_warm"
         run(c_small, warm)   # imports, first task runs
@@ -158,6 +163,10 @@ def flow_runs(where: Path, small: int, big: int, dask: bool) -> dict:
         out["rerun_nothing_new_s"] = run(inc_src, lake_inc, fresh=False)
 
         if dask:
+            # the BI suites and Data Docs run in the flow's process under Dask: import GX there
+            # first (with threads they ran in the worker pool), so neither Dask run pays it
+            from flows.validate import _context
+            _context()
             t1 = run(c_big, where / "lake_dask1", runners.make("dask", workers=1))
             t2 = run(c_big, where / "lake_dask2", runners.make("dask", workers=2))
             out.update(dask_1_worker_s=t1, dask_2_workers_s=t2, dask_speedup=t1 / t2)
@@ -165,16 +174,64 @@ def flow_runs(where: Path, small: int, big: int, dask: bool) -> dict:
 
 
 # ---- goal 4: peak RSS per size, each in its own process ------------------------------------
-def peak_rss(where: Path, n: int) -> float:
+def _tree(root: int) -> list[int]:
+    """root and every process descending from it (worker processes, the fork server)."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out
+
+
+def _pss_kib(pid: int) -> int:
+    """Proportional set size: pages shared by several processes (a fork server's imports) are
+    counted once across them, so the sum over a process tree is the memory it really holds."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def peak_rss(where: Path, n: int) -> dict:
+    """Peak memory of a run over n reports, in a fresh process: the run's process alone
+    (ru_maxrss) and the run's whole process tree, worker processes included (the peak of the
+    sum of their PSS, sampled every 0.1 s)."""
+    import threading
+
     corpus = make_corpus(n, where)
     if (where / f"lake_rss{n}").exists():
         shutil.rmtree(where / f"lake_rss{n}")
     code = ("import resource, sys; from flows.flow import gwr_lake; "
             "gwr_lake(source=sys.argv[1], lake=sys.argv[2]); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    res = subprocess.run([sys.executable, "-c", code, str(corpus), str(where / f"lake_rss{n}")],
-                         cwd=ROOT, capture_output=True, text=True, check=True)
-    return int(res.stdout.strip().splitlines()[-1]) / 1024   # MiB
+    proc = subprocess.Popen([sys.executable, "-c", code, str(corpus), str(where / f"lake_rss{n}")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = {"tree": 0}
+
+    def sample():
+        while proc.poll() is None:
+            peak["tree"] = max(peak["tree"], sum(_pss_kib(pid) for pid in _tree(proc.pid)))
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    out, err = proc.communicate()
+    watcher.join()
+    if proc.returncode:
+        raise RuntimeError(f"run over {n} reports failed: {err[-2000:]}")
+    return {"main": int(out.strip().splitlines()[-1]) / 1024, "tree": peak["tree"] / 1024}   # MiB
 
 
 def table(r: dict) -> str:
@@ -195,8 +252,11 @@ def table(r: dict) -> str:
                          "<= 0.05", f["incremental_ratio"] <= 0.05))
     m = r.get("memory", {})
     if m:
-        lines.append(row("4. peak RSS big / small", f"{m['big_mib']:.0f} MiB / {m['small_mib']:.0f} MiB = "
-                         f"{m['ratio']:.2f}x", "<= 1.5x", m["ratio"] <= 1.5))
+        lines.append(row("4. peak memory big / small (the run's processes: PSS summed)",
+                         f"{m['big_mib']:.0f} MiB / {m['small_mib']:.0f} MiB = {m['ratio']:.2f}x"
+                         + (f" (the flow's process alone, ru_maxrss: {m['main_big_mib']:.0f} / "
+                            f"{m['main_small_mib']:.0f} MiB = {m['main_ratio']:.2f}x)"
+                            if "main_ratio" in m else ""), "<= 1.5x", m["ratio"] <= 1.5))
     if "dask_speedup" in f:
         lines.append(row("5. Dask 2 workers vs 1", f"{f['dask_1_worker_s']:.2f} s / {f['dask_2_workers_s']:.2f} s = "
                          f"{f['dask_speedup']:.2f}x", ">= 1.6x", f["dask_speedup"] >= 1.6))
@@ -224,7 +284,10 @@ def main(argv=None) -> int:
         results["flow"] = flow_runs(work, small, big, dask=not a.no_dask)
     if a.only in (None, "memory"):
         s, b = peak_rss(work, rss_small), peak_rss(work, rss_big)
-        results["memory"] = dict(small_mib=s, big_mib=b, ratio=b / s)
+        # the goal is judged on the whole process tree (worker processes hold chunks and GX)
+        results["memory"] = dict(small_mib=s["tree"], big_mib=b["tree"], ratio=b["tree"] / s["tree"],
+                                 main_small_mib=s["main"], main_big_mib=b["main"],
+                                 main_ratio=b["main"] / s["main"])
     if "core" not in results:
         results["core"] = core_speed(3)
     text = (f"# Benchmark results\n\nMachine: {results['machine']}  \n"
