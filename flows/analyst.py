@@ -52,7 +52,7 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
 
     in_pool: the GX work (the BI suites, side by side; Data Docs) runs in the worker processes of
     flows/pool.py, as the run's own validation did."""
-    from .bi import BI_TABLES, bi_tables, bi_update
+    from .bi import BI_TABLES, bi_tables, bi_update, concat_bi, split_by_region
     from .validate import merge_reports, validate_tables
 
     logger = get_run_logger()
@@ -74,6 +74,9 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
                                             lk.read_table("indicator_panel", where=("region", regions)),
                                             regions)
                 logger.info("BI tables: %d region(s) rebuilt, the others kept", len(set(regions)))
+            elif in_pool:   # region groups side by side in the worker processes
+                groups = split_by_region(lk.read_table("indicator_panel"), pool.processes())
+                rebuilt = tables = concat_bi(pool.run_all([(bi_tables, (g,)) for g in groups]))
             else:
                 rebuilt = tables = bi_tables(lk.read_table("indicator_panel"))
             memory.release()
@@ -122,7 +125,6 @@ def write_report(lk: Lake, run_id: str, summary: dict, bi_check: dict | None,
                  in_pool: bool = False) -> str:
     """Data Docs and reports/index.html of the lake as it is now; a link artifact to them.
     Returns the report's URL."""
-    from .report import render_report
     from .validate import build_data_docs
 
     runs = [n[:-len(".json")] for n in lk.text_names("validation", ".json")]
@@ -136,36 +138,53 @@ def write_report(lk: Lake, run_id: str, summary: dict, bi_check: dict | None,
         # the pages of earlier runs' results are kept from the live site: only this run's
         # results, the suites and the index are rendered
         args = (results, str(Path(tmp) / "site"), expectations, lk.report_dir("data_docs"))
-        pool.run(build_data_docs, *args) if in_pool else build_data_docs(*args)
+        docs = pool.start(build_data_docs, *args) if in_pool else None   # while the page renders
+        if docs is None:
+            build_data_docs(*args)
+        page = _page(lk, run_id, summary, bi_check, focus)
+        if docs is not None:
+            docs.result()
         lk.publish_report_dir(run_id, Path(tmp) / "site", "data_docs")
+    lk.write_report("index.html", page)
+    url, docs_url = lk.report_url("index.html"), lk.report_url("data_docs/index.html")
+    status = _status(summary, bi_check)
+    create_markdown_artifact(
+        key="gwr-lake-report", description=f"run {run_id}: the HTML report and the GX Data Docs",
+        markdown=(f"## gwr-lake report, run {run_id}: {status}\n\n"
+                  f"- [HTML report]({url}): actual vs target charts per region, every value with "
+                  f"its evidence, what validation said\n"
+                  f"- [Great Expectations Data Docs]({docs_url})\n\n"
+                  f"Open in a browser (a browser may not follow file:// links from this page: "
+                  f"copy the address):\n\n    {url}\n"))
+    return url
 
-    batch_text = lk.read_text("validation", f"{run_id}.json")
+
+def _status(summary: dict, bi_check: dict | None) -> str:
     status = summary.get("status", "")
     if status == "running":   # the run is being published
         status = "published" if summary.get("published") is not None else "running"
         if bi_check is not None and not bi_check["success"]:
             status = "failed_validation (BI tables)"
+    return status
+
+
+def _page(lk: Lake, run_id: str, summary: dict, bi_check: dict | None,
+          focus: list[str] | None) -> str:
+    """reports/index.html of the lake as it is now (the Data Docs it links to are being built)."""
+    from .report import render_report
+
+    batch_text = lk.read_text("validation", f"{run_id}.json")
+    status = _status(summary, bi_check)
     links = {"Great Expectations Data Docs": "data_docs/index.html"}
     if batch_text:
         links["this run's validation (batch)"] = f"../validation/{run_id}.md"
     if bi_check is not None:
         links["this run's validation (BI tables)"] = f"../validation/{run_id}-bi.md"
     earlier = [m for m in lk.manifests() if m.get("run_id") != run_id]
-    page = render_report(
+    return render_report(
         lk.read_table("indicator_panel"), lk.read_table("target_attainment"),
         run=dict(summary, status=status),
         checks=[("batch: this run's new rows", json.loads(batch_text) if batch_text else None),
                 ("BI tables: indicator_wide, target_attainment", bi_check)],
         runs=earlier + [dict(summary, status=status)], links=links, lake=lk.location(),
         focus=set(focus or ()))
-    lk.write_report("index.html", page)
-    url, docs = lk.report_url("index.html"), lk.report_url("data_docs/index.html")
-    create_markdown_artifact(
-        key="gwr-lake-report", description=f"run {run_id}: the HTML report and the GX Data Docs",
-        markdown=(f"## gwr-lake report, run {run_id}: {status}\n\n"
-                  f"- [HTML report]({url}): actual vs target charts per region, every value with "
-                  f"its evidence, what validation said\n"
-                  f"- [Great Expectations Data Docs]({docs})\n\n"
-                  f"Open in a browser (a browser may not follow file:// links from this page: "
-                  f"copy the address):\n\n    {url}\n"))
-    return url

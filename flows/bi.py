@@ -141,3 +141,30 @@ def bi_update(live: dict[str, pa.Table], panel: pa.Table,
         kept = old.filter(pc.invert(pc.is_in(old["region"], value_set=value_set)))
         whole[name] = pa.concat_tables([kept, table.select(kept.schema.names).cast(kept.schema)])
     return rebuilt, whole
+
+
+def split_by_region(panel: pa.Table, parts: int) -> list[pa.Table]:
+    """The panel's placed rows (with a region) in at most `parts` tables of whole regions, of
+    about equal rows: bi_tables of each, concatenated, are bi_tables of the panel (a row of either
+    BI table needs only its region's panel rows)."""
+    import pyarrow.compute as pc
+
+    placed = panel.filter(pc.is_valid(panel["region"]))
+    if parts <= 1 or placed.num_rows == 0:
+        return [placed]
+    counts = placed.group_by("region").aggregate([([], "count_all")]).sort_by("region")
+    target = placed.num_rows / parts
+    groups: list[list[str]] = [[]]
+    acc = 0
+    for region, k in zip(counts["region"].to_pylist(), counts["count_all"].to_pylist()):
+        if groups[-1] and acc + k / 2 > target * len(groups) and len(groups) < parts:
+            groups.append([])
+        groups[-1].append(region)
+        acc += k
+    return [placed.filter(pc.is_in(placed["region"], value_set=pa.array(g, pa.string())))
+            for g in groups]
+
+
+def concat_bi(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+    """BI tables of several region groups -> one set."""
+    return {name: pa.concat_tables([p[name] for p in parts]) for name in BI_TABLES}

@@ -47,8 +47,9 @@ CHUNK_BYTES = int(os.environ.get("GWR_CHUNK_BYTES") or 16 * 1024 * 1024)
 
 def chunks(todo: list, parts: int = 2, chunk_bytes: int | None = None) -> list[list]:
     """Sources -> chunks of about equal bytes: at most chunk_bytes each (a chunk is one task run,
-    its rows one segment per table), and at least `parts` chunks when there are that many
-    sources (so every worker gets work). Order is kept: the same sources make the same chunks."""
+    its rows one segment per table), and a multiple of `parts` chunks when there are that many
+    sources (so every worker gets work in every round). Order is kept: the same sources make the
+    same chunks."""
     if not todo:
         return []
     chunk_bytes = chunk_bytes or CHUNK_BYTES
@@ -57,6 +58,10 @@ def chunks(todo: list, parts: int = 2, chunk_bytes: int | None = None) -> list[l
 
     total = sum(size(p) for p in todo)
     n = max(min(parts, len(todo)), -(-total // chunk_bytes))
+    # a multiple of `parts`: the workers run the chunks in rounds, and a last round of fewer
+    # chunks than workers leaves a worker idle (7 chunks on 2 workers: 4 rounds, the last half
+    # empty; 8 smaller ones: 4 full rounds)
+    n = min(len(todo), -(-n // parts) * parts)
     target = total / n
     out: list[list] = [[]]
     acc = 0

@@ -92,7 +92,7 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
     logger = get_run_logger()
     lk = Lake(lake)
     version = process.code_version()
-    parts = os.cpu_count() or 2
+    parts = max(os.cpu_count() or 2, runners.distributed())   # chunks: work for every worker
 
     # plan + fetch: the sources the lake does not hold from these bytes and this code, read in
     # chunks (an http(s) source is one download, retried with backoff)

@@ -98,47 +98,48 @@ def _get() -> ProcessPoolExecutor:
         return _pool
 
 
-def run(fn, *args):
-    """fn(*args) in a worker process; its result (pickled) back. When the pool cannot work -- a
-    worker died (killed, out of memory), or workers cannot start (a script without an
+class Job:
+    """fn(*args) started in a worker process; result() waits for it. When the pool cannot work
+    -- a worker died (killed, out of memory), or workers cannot start (a script without an
     `if __name__ == "__main__":` guard: Python's rule for worker processes) -- the pool is
     turned off for this process, with a warning, and fn runs here, in the calling thread."""
-    global _pool, _broken
-    if _broken:
-        return fn(*args)
-    pool = _get()
-    try:
-        return _submit(pool, fn, args).result()
-    except BrokenProcessPool as exc:
-        with _lock:
-            if _pool is pool:
-                _pool, _broken = None, f"{type(exc).__name__}: {exc}"
-        logging.getLogger(__name__).warning(
-            "worker processes failed (%s): the chunk work runs in threads from now on "
-            "(GWR_PROCESSES=0 says so up front)", exc)
-        return fn(*args)
+
+    def __init__(self, fn, args: tuple):
+        self.fn, self.args, self._pool, self._future = fn, args, None, None
+        if not _broken:
+            self._pool = _get()
+            self._future = _submit(self._pool, fn, args)
+
+    def result(self):
+        global _pool, _broken
+        if self._future is None:
+            return self.fn(*self.args)
+        try:
+            return self._future.result()
+        except BrokenProcessPool as exc:
+            with _lock:
+                if _pool is self._pool:
+                    _pool, _broken = None, f"{type(exc).__name__}: {exc}"
+            logging.getLogger(__name__).warning(
+                "worker processes failed (%s): the work runs in threads from now on "
+                "(GWR_PROCESSES=0 says so up front)", exc)
+            return self.fn(*self.args)
+
+
+def start(fn, *args) -> Job:
+    """fn(*args) in a worker process, in the background: .result() for its (pickled) result."""
+    return Job(fn, args)
+
+
+def run(fn, *args):
+    """fn(*args) in a worker process; its result."""
+    return Job(fn, args).result()
 
 
 def run_all(jobs: list[tuple]) -> list:
-    """[(fn, args), ...] side by side in the worker processes; their results in order. As run():
-    a broken pool is turned off and the jobs not done run here."""
-    global _pool, _broken
-    if _broken:
-        return [fn(*args) for fn, args in jobs]
-    pool = _get()
-    futures = [_submit(pool, fn, args) for fn, args in jobs]
-    out = []
-    for (fn, args), fut in zip(jobs, futures):
-        try:
-            out.append(fut.result())
-        except BrokenProcessPool as exc:
-            with _lock:
-                if _pool is pool:
-                    _pool, _broken = None, f"{type(exc).__name__}: {exc}"
-            logging.getLogger(__name__).warning(
-                "worker processes failed (%s): the work runs in threads from now on", exc)
-            out.append(fn(*args))
-    return out
+    """[(fn, args), ...] side by side in the worker processes; their results in order."""
+    started = [Job(fn, args) for fn, args in jobs]
+    return [j.result() for j in started]
 
 
 def shutdown() -> None:

@@ -44,14 +44,18 @@ def from_env():
 
 def distributed() -> int:
     """How many worker processes the running flow's task runner has: 0 unless Dask with worker
-    processes (a LocalCluster of threads shares one GIL); 2 for a remote scheduler's address."""
+    processes (a LocalCluster of threads shares one GIL); for a scheduler's address, the workers
+    its scheduler has."""
     from prefect.context import FlowRunContext
 
     runner = getattr(FlowRunContext.get(), "task_runner", None)
     if type(runner).__name__ != "DaskTaskRunner":
         return 0
-    if getattr(runner, "address", None):
-        return 2
+    if getattr(runner, "address", None):   # a running cluster: ask its scheduler
+        try:
+            return len(runner.client.scheduler_info().get("workers") or {}) or 1
+        except Exception:  # noqa: BLE001 - unreachable for now: the submit will say why
+            return 2
     kwargs = getattr(runner, "cluster_kwargs", None) or {}
     return int(kwargs.get("n_workers") or 2) if kwargs.get("processes", True) else 0
 

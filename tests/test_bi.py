@@ -12,7 +12,8 @@ import pytest
 
 from conftest import REPO
 from flows import panel_rows as core_panel_rows
-from flows.bi import WideColumnMissing, attainment, bi_tables, bi_update, indicator_wide
+from flows.bi import (WideColumnMissing, attainment, bi_tables, bi_update, concat_bi,
+                      indicator_wide, split_by_region)
 from flows.core.model import as_dicts
 from flows.schemas import TABLES, schema, to_table, wide_value_columns
 from helpers import CORPUS, SEEDS, items_of
@@ -128,6 +129,19 @@ def test_bi_update_of_some_regions_equals_a_rebuild(real_panel, pick):
         kept = whole[name].filter(pc.invert(pc.is_in(whole[name]["region"],
                                                      value_set=pa.array(changed))))
         assert kept.num_rows == whole[name].num_rows - rebuilt[name].num_rows
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 7])
+def test_bi_tables_of_region_groups_equal_the_whole(real_panel, parts):
+    from flows.lake import sort_rows
+
+    groups = split_by_region(real_panel, parts)
+    assert 1 <= len(groups) <= parts
+    regions = [set(g["region"].to_pylist()) for g in groups]
+    assert all(a.isdisjoint(b) for i, a in enumerate(regions) for b in regions[i + 1:])
+    whole, joined = bi_tables(real_panel), concat_bi([bi_tables(g) for g in groups])
+    for name in whole:
+        assert sort_rows(name, joined[name]).equals(sort_rows(name, whole[name])), name
 
 
 def test_attainment_pairs_a_target_and_an_actual_from_two_files(real_panel):
