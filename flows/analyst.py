@@ -52,7 +52,7 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
 
     in_pool: the GX work (the BI suites, side by side; Data Docs) runs in the worker processes of
     flows/pool.py, as the run's own validation did."""
-    from .bi import BI_TABLES, bi_tables, bi_update, concat_bi, split_by_region
+    from .bi import GROUP_ROWS, BI_TABLES, bi_tables, bi_update, concat_bi, split_by_region
     from .validate import merge_reports, validate_tables
 
     logger = get_run_logger()
@@ -75,7 +75,10 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
                                             regions)
                 logger.info("BI tables: %d region(s) rebuilt, the others kept", len(set(regions)))
             elif in_pool:   # region groups side by side in the worker processes
-                groups = split_by_region(lk.read_table("indicator_panel"), pool.processes())
+                panel = lk.read_table("indicator_panel")
+                groups = split_by_region(panel, max(pool.processes(),
+                                                    -(-panel.num_rows // GROUP_ROWS)))
+                del panel
                 rebuilt = tables = concat_bi(pool.run_all([(bi_tables, (g,)) for g in groups]))
             else:
                 rebuilt = tables = bi_tables(lk.read_table("indicator_panel"))

@@ -71,7 +71,12 @@ def _call(env: dict, cwd: str, fn, args):
         faults.reset()   # GWR_CRASH_AT / GWR_PAUSE_AT are read again
     if os.getcwd() != cwd:
         os.chdir(cwd)
-    return fn(*args)
+    try:
+        return fn(*args)
+    finally:   # what the job freed goes back to the OS before the worker waits for the next one
+        from . import memory
+
+        memory.release()
 
 
 def _submit(pool: ProcessPoolExecutor, fn, args):

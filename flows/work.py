@@ -216,7 +216,7 @@ def process_sources(sources: list[tuple[str, str]], run_id: str, lake: str) -> C
 
 
 # ---- validate: the run's staged rows -> the GX suites ----------------------------------------
-CHECK_ROWS = int(os.environ.get("GWR_CHECK_ROWS") or 100_000)
+CHECK_ROWS = int(os.environ.get("GWR_CHECK_ROWS") or 60_000)
 CHECK_BYTES = int(os.environ.get("GWR_CHECK_BYTES") or 32 * 1024 * 1024)   # in memory, per batch
 CHECKED = ("source_items", "reports", "indicator_mentions", "indicator_panel")
 
