@@ -294,9 +294,13 @@ class Lake:
                           filesystem=getattr(self, "pafs", None))
         return {"items": t.num_rows, "encoding": t["encoding"][0].as_py() if t.num_rows else ""}
 
-    def read_bronze(self, sha256: str) -> pa.Table:
-        """The items of one landed source file."""
-        return pq.read_table(self._bronze_path(sha256)).cast(TABLES["source_items"][1])
+    def read_bronze(self, sha256: str, nulls_only: frozenset[str] | set[str] = frozenset()) -> pa.Table:
+        """The items of one landed source file. nulls_only: string columns of which the caller
+        needs only the nulls (a validation): one that Parquet's statistics say holds none is not
+        read, and comes back as "" in every row."""
+        path = self._bronze_path(sha256)
+        return _read_sparing([path], TABLES["source_items"][1], nulls_only,
+                             lambda cols: pq.read_table(path, columns=cols))
 
     # ---- whole tables: read, stage, publish -------------------------------------------------
     def read_table(self, table: str, where: tuple[str, list] | None = None) -> pa.Table:
@@ -387,10 +391,11 @@ class Lake:
         return _read_dir(d, table, files, columns, where)
 
     def iter_staged(self, run_id: str, table: str, max_rows: int, max_bytes: int | None = None,
-                    versions: list[str] | None = None):
+                    versions: list[str] | None = None,
+                    nulls_only: frozenset[str] | set[str] = frozenset()):
         """The segments a run staged for `table` (only `versions` when given), read a few at a
         time: tables of about max_rows rows or max_bytes in memory (at least one table, empty
-        when there is none)."""
+        when there is none). nulls_only: as read_bronze."""
         layer, schema, _ = TABLES[table]
         meta = self._staging(run_id) / SEGMENTS / table
         infos = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(meta.glob("*.json"))
@@ -404,7 +409,8 @@ class Lake:
             size += 4 * sum((d / f).stat().st_size for f in info["files"])
             if sum(g["rows"] for g in group) >= max_rows or i == len(infos) - 1 \
                     or (max_bytes and size >= max_bytes):
-                yield _read_dir(d, table, [d / f for g in group for f in g["files"]])
+                yield _read_dir(d, table, [d / f for g in group for f in g["files"]],
+                                nulls_only=nulls_only)
                 group, size = [], 0
         if not infos:
             yield schema.empty_table()
@@ -1084,10 +1090,39 @@ def _swap_layer(staged: Path, live: Path, old: Path, point: str) -> None:
         os.rename(staged, live)
 
 
+def _no_nulls(path, column: str, filesystem=None) -> bool:
+    """Whether Parquet's statistics say a file's column holds no null (False when a row group has
+    no null count)."""
+    md = pq.ParquetFile(path, filesystem=filesystem).metadata if filesystem else pq.read_metadata(path)
+    idx = [j for j in range(md.num_columns) if md.schema.column(j).path == column]
+    if len(idx) != 1:
+        return False
+    for i in range(md.num_row_groups):
+        st = md.row_group(i).column(idx[0]).statistics
+        if st is None or not st.has_null_count or st.null_count:
+            return False
+    return True
+
+
+def _read_sparing(files: list, schema: pa.Schema, nulls_only, read, filesystem=None) -> pa.Table:
+    """read(columns) of `files` as a table of `schema`, without the string columns of nulls_only
+    that hold no null in any file (per Parquet's statistics): those come back as "" in every row
+    (the caller needs only their nulls). A column with a null somewhere is read."""
+    spared = [n for n in nulls_only if n in schema.names and pa.types.is_string(schema.field(n).type)
+              and files and all(_no_nulls(f, n, filesystem) for f in files)]
+    if not spared:
+        return read(None).select(schema.names).cast(schema)
+    data = read([n for n in schema.names if n not in spared])
+    for n in spared:
+        data = data.append_column(n, pa.array([""] * data.num_rows, pa.string()))
+    return data.select(schema.names).cast(schema)
+
+
 def _read_dir(d: Path, table: str, files: list[Path], columns: list[str] | None = None,
-              where: tuple[str, list] | None = None) -> pa.Table:
+              where: tuple[str, list] | None = None,
+              nulls_only: frozenset[str] | set[str] = frozenset()) -> pa.Table:
     """The files of one table folder as a table of its schema (or its `columns`, with the rows
-    whose where[0] is in where[1])."""
+    whose where[0] is in where[1]; nulls_only: see _read_sparing)."""
     _, schema, part = TABLES[table]
     partitioning = ds.partitioning(pa.schema([schema.field(part)]), flavor="hive") if part else None
     written = pq.read_schema(files[0])
@@ -1099,6 +1134,9 @@ def _read_dir(d: Path, table: str, files: list[Path], columns: list[str] | None 
     if columns or where:
         flt = ds.field(where[0]).isin(where[1]) if where else None
         return dataset.to_table(columns=columns or schema.names, filter=flt)
+    if nulls_only:
+        return _read_sparing(files, schema, nulls_only,
+                             lambda cols: dataset.to_table(columns=cols or schema.names))
     return dataset.to_table().select(schema.names).cast(schema)
 
 
@@ -1229,9 +1267,11 @@ class ObjectStoreLake(Lake):
         pq.write_table(table.cast(TABLES["source_items"][1]), key, filesystem=self.pafs)
         return True
 
-    def read_bronze(self, sha256: str) -> pa.Table:
-        return pq.read_table(self._bronze_path(sha256), filesystem=self.pafs).cast(
-            TABLES["source_items"][1])
+    def read_bronze(self, sha256: str, nulls_only: frozenset[str] | set[str] = frozenset()) -> pa.Table:
+        path = self._bronze_path(sha256)
+        return _read_sparing([path], TABLES["source_items"][1], nulls_only,
+                             lambda cols: pq.read_table(path, columns=cols, filesystem=self.pafs),
+                             filesystem=self.pafs)
 
     # ---- whole tables through the pointer -----------------------------------------------------
     def _pointer(self) -> dict:
@@ -1325,7 +1365,8 @@ class ObjectStoreLake(Lake):
                  if k.endswith(".json")}
         return infos, any(k.endswith("/" + WHOLE) for k in keys)
 
-    def _read_files(self, table: str, files: list[str], columns=None, where=None) -> pa.Table:
+    def _read_files(self, table: str, files: list[str], columns=None, where=None,
+                    nulls_only: frozenset[str] | set[str] = frozenset()) -> pa.Table:
         _, schema, part = TABLES[table]
         if not files:
             return schema.empty_table().select(columns or schema.names)
@@ -1337,6 +1378,10 @@ class ObjectStoreLake(Lake):
         if columns or where:
             flt = ds.field(where[0]).isin(where[1]) if where else None
             return dataset.to_table(columns=columns or schema.names, filter=flt)
+        if nulls_only:
+            return _read_sparing([self._key(f) for f in files], schema, nulls_only,
+                                 lambda cols: dataset.to_table(columns=cols or schema.names),
+                                 filesystem=self.pafs)
         return dataset.to_table().select(schema.names).cast(schema)
 
     def read_staged(self, run_id: str, table: str, columns=None, where=None) -> pa.Table:
@@ -1344,14 +1389,16 @@ class ObjectStoreLake(Lake):
         return self._read_files(table, [f for i in infos.values() for f in i["files"]], columns, where)
 
     def iter_staged(self, run_id: str, table: str, max_rows: int, max_bytes: int | None = None,
-                    versions: list[str] | None = None):
+                    versions: list[str] | None = None,
+                    nulls_only: frozenset[str] | set[str] = frozenset()):
         infos = [i for v, i in self._staged_meta(run_id, table)[0].items()
                  if versions is None or v in versions]
         group: list[dict] = []
         for i, info in enumerate(infos):
             group.append(info)
             if sum(g["rows"] for g in group) >= max_rows or i == len(infos) - 1 or max_bytes:
-                yield self._read_files(table, [f for g in group for f in g["files"]])
+                yield self._read_files(table, [f for g in group for f in g["files"]],
+                                       nulls_only=nulls_only)
                 group = []
         if not infos:
             yield TABLES[table][1].empty_table()
