@@ -284,6 +284,23 @@ def to_table(table: str, rows: list[dict]) -> pa.Table:
                                 schema=sch)
 
 
+def from_objects(table: str, objs: list, extra: dict | None = None) -> pa.Table:
+    """Row objects (the core's dataclasses) -> an Arrow table of exactly the table's schema,
+    column by column, without a dict per row (to_table's input): a column the objects lack
+    comes from `extra` (a list of one value per object, or one value for all), else is null."""
+    sch = schema(table)
+    extra = extra or {}
+    cols = []
+    for f in sch:
+        if f.name in extra:
+            v = extra[f.name]
+            vals = v if isinstance(v, list) else [v] * len(objs)
+        else:
+            vals = [getattr(o, f.name, None) for o in objs]
+        cols.append(pa.array(vals, type=f.type))
+    return pa.Table.from_arrays(cols, schema=sch)
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 

@@ -20,10 +20,10 @@ import pyarrow as pa
 
 from . import memory, reports_of_item
 from .core import pipeline
-from .core.model import Mention, PanelRow, Report, SourceError, SourceItem, as_dicts
+from .core.model import Mention, PanelRow, Report, SourceError, SourceItem
 from .lake import SOURCE_SUFFIXES, Lake, read_source
 from .schemas import TABLES as SCHEMAS
-from .schemas import to_table
+from .schemas import from_objects
 
 
 # ---- fetch: files -> bronze -----------------------------------------------------------------
@@ -81,8 +81,8 @@ def land(name: str, location: str, data: bytes, lake: str) -> Fetched:
             raise SourceError(f"{name}: no usable item" + (f" ({len(errors)} record(s) rejected)"
                                                            if errors else " (empty?)"), code="no_items")
         fetched_at = datetime.now(timezone.utc)
-        bronze = to_table("source_items", [dict(vars(it), sha256=out.sha256, byte_size=len(data),
-                                                fetched_at=fetched_at) for it in items])
+        bronze = from_objects("source_items", items, {"sha256": out.sha256, "byte_size": len(data),
+                                                      "fetched_at": fetched_at})
         out.new = lk.write_bronze(out.sha256, bronze)
         out.items, out.encoding, out.ok = len(items), items[0].encoding, True
     except Exception as exc:  # noqa: BLE001 - every failure becomes a quarantine record
@@ -193,21 +193,24 @@ def process_sources(sources: list[tuple[str, str]], run_id: str, lake: str) -> C
     read from bronze); the rows staged as one segment per table of the run."""
     lk = Lake(lake)
     out = ChunkResult()
-    tables: dict[str, list] = {"reports": [], "indicator_mentions": [], "indicator_panel": []}
+    rows: dict[str, list] = {"reports": [], "indicator_mentions": [], "indicator_panel": []}
+    shas: list[str] = []   # the sha256 of each report's source
     t0 = time.perf_counter()
     for source_name, sha256 in sources:
         res = run_core(source_name, sha256, items_of(lk.read_bronze(sha256), source_name))
-        tables["reports"] += [dict(vars(r), sha256=sha256) for r in res.reports]
-        tables["indicator_mentions"] += as_dicts(res.mentions)
-        tables["indicator_panel"] += as_dicts(res.panel)
+        rows["reports"] += res.reports
+        shas += [sha256] * len(res.reports)
+        rows["indicator_mentions"] += res.mentions
+        rows["indicator_panel"] += res.panel
         out.rejects += res.rejects
         out.sources.append({"source_name": source_name, "sha256": sha256, "stats": res.stats})
-    for name, rows in tables.items():
-        info = lk.stage_segment(run_id, name, to_table(name, rows))
-        out.rows[name] = len(rows)
+    for name, objs in rows.items():
+        table = from_objects(name, objs, {"sha256": shas} if name == "reports" else None)
+        info = lk.stage_segment(run_id, name, table)
+        out.rows[name] = len(objs)
         if info:
             out.segments[name] = info["version"]
-    del tables
+    del rows
     memory.release()
     keys = ("reports", "non_reports", "debris_lines_removed", "mentions", "panel_rows", "rejected")
     out.stats = {k: sum(s["stats"].get(k, 0) for s in out.sources) for k in keys}
