@@ -92,7 +92,8 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
     logger = get_run_logger()
     lk = Lake(lake)
     version = process.code_version()
-    parts = max(os.cpu_count() or 2, runners.distributed())   # chunks: work for every worker
+    workers = runners.distributed()   # Dask worker processes (0: threads here)
+    parts = max(os.cpu_count() or 2, workers)   # chunks: work for every worker
 
     # plan + fetch: the sources the lake does not hold from these bytes and this code, read in
     # chunks (an http(s) source is one download, retried with backoff)
@@ -183,7 +184,6 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
                            f"quarantined (see {lk.table_dir('quarantine')})")
 
     # validate: every row the run staged (nothing new: nothing to check)
-    workers = runners.distributed()
     if todo and workers and len(results) > 1:   # one part per worker, in parallel
         groups = [list(range(k, len(results), workers)) for k in range(min(workers, len(results)))]
         vfutures = [check.check_part.submit(
@@ -234,7 +234,7 @@ def _regions(table) -> set[str]:
 def use_pool(input_bytes: int, chunks: int) -> bool:
     """The run's CPU-bound work (chunks, GX) in worker processes (flows/pool.py): with the thread
     runner, and enough input or a pool running already. A Dask runner's workers are processes."""
-    return not runners.distributed() and runners.threads() and (
+    return runners.threads() and (
         pool.warm() or pool.wanted(input_bytes, chunks))
 
 

@@ -1132,8 +1132,7 @@ def _read_dir(d: Path, table: str, files: list[Path], columns: list[str] | None 
     dataset = ds.dataset([str(f) for f in files], format="parquet", partitioning=partitioning,
                          partition_base_dir=str(d), schema=schema)
     if columns or where:
-        flt = ds.field(where[0]).isin(where[1]) if where else None
-        return dataset.to_table(columns=columns or schema.names, filter=flt)
+        return dataset.to_table(columns=columns or schema.names, filter=_isin(where, schema))
     if nulls_only:
         return _read_sparing(files, schema, nulls_only,
                              lambda cols: dataset.to_table(columns=cols or schema.names))
@@ -1376,8 +1375,7 @@ class ObjectStoreLake(Lake):
                              schema=schema, partitioning=partitioning,
                              partition_base_dir=self._table_key(table))
         if columns or where:
-            flt = ds.field(where[0]).isin(where[1]) if where else None
-            return dataset.to_table(columns=columns or schema.names, filter=flt)
+            return dataset.to_table(columns=columns or schema.names, filter=_isin(where, schema))
         if nulls_only:
             return _read_sparing([self._key(f) for f in files], schema, nulls_only,
                                  lambda cols: dataset.to_table(columns=cols or schema.names),
