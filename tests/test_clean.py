@@ -1,5 +1,10 @@
 """clean: site debris out, body kept, glossary set apart, text normalised."""
-from flows.core.clean import clean, normalize
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flows.core.clean import classify_line, clean, normalize
 from helpers import SEEDS
 
 
@@ -57,3 +62,30 @@ def test_numbers_broken_by_wraps_are_joined():
     assert normalize("居民消费价格涨幅控制在\u3000３．３％") == "居民消费价格涨幅控制在3.3%"
     # a heading and the next line are not joined
     assert normalize("一、2023年工作回顾\n2023年是") == "一、2023年工作回顾\n2023年是"
+
+
+def _seed_lines() -> list[str]:
+    lines = set()
+    for p in sorted(SEEDS.glob("*.txt")):
+        lines.update(normalize(p.read_text(encoding="utf-8")).split("\n"))
+    return sorted(lines)
+
+
+_LINES = _seed_lines()
+_DEBRIS = [ln for ln in _LINES if classify_line(ln)]
+_NO_DIGITS = [ln for ln in _LINES if not re.search("[0-9一二三四五六七八九十百千万亿零两]", ln)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_LINES), st.sampled_from(_DEBRIS or [""]),
+                          st.sampled_from(_NO_DIGITS or [""]),
+                          st.sampled_from(["", "  ", "附件", "名词解释", "附 件", "增长7%"])),
+                max_size=40))
+def test_body_has_answers_as_clean_does(lines):
+    """The screening shortcut (stops at the first body line with a number) says what searching
+    the whole cleaned text says: debris lines, a to-the-end footer and a glossary head included."""
+    from flows.core.clean import body_has
+    from flows.core.sources import _NUMBER
+
+    text = "\n".join(lines)
+    assert body_has(text, _NUMBER) == (_NUMBER.search(clean(text).text) is not None)

@@ -209,5 +209,26 @@ def clean(text: str) -> Cleaned:
     return Cleaned(text=_squeeze("\n".join(body)), glossary=_squeeze("\n".join(glossary)), removed=removed)
 
 
+def body_has(text: str, pattern: re.Pattern) -> bool:
+    """pattern.search(clean(text).text) is not None, for a pattern that matches within one line,
+    without building the cleaned text: the lines are classified as clean() does, and the first
+    body line that matches ends the scan (a report's first lines already hold a number, so
+    screening a file no longer costs a whole clean())."""
+    lines = text.split("\n")
+    body = False        # clean()'s `body` list is non-empty (blank lines count)
+    for line in lines:
+        hit = classify_line(line)
+        if hit:
+            if hit[1] == "to_end":
+                return False
+            continue
+        if body and is_glossary_head(line):
+            return False   # the rest is glossary, not text
+        body = True
+        if pattern.search(line.rstrip()):
+            return True
+    return False
+
+
 def _squeeze(text: str) -> str:
     return re.sub(r"\n\s*\n+", "\n\n", text).strip("\n")

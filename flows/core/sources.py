@@ -491,9 +491,9 @@ def content_problem(item: SourceItem) -> SourceError | None:
     """Why an item cannot be a government work report, or None: no Chinese text (English,
     a path, garbage a legacy codec decoded without error), or no number at all once the
     cleaner has removed watermarks, footers and the like (a cover page, a site's navigation,
-    a speech without figures): nothing could be extracted from it. Cheap (the cleaner runs
-    ~40 ms per MB) and pure."""
-    from .clean import clean, normalize
+    a speech without figures): nothing could be extracted from it. Cheap (the lines are classified
+    only up to the first body line with a number, clean.body_has) and pure."""
+    from .clean import body_has, normalize
 
     text = item.text
     where = item.source_name + (f" item {item.item_index}" if item.container in ("csv", "jsonl") else "")
@@ -505,7 +505,7 @@ def content_problem(item: SourceItem) -> SourceError | None:
             "government work report is Chinese text. Check that this is the report, and that the "
             "file is not in an encoding that was mistaken for another (save it as UTF-8).",
             "not_chinese", item.item_index)
-    if _NUMBER.search(text) is None or _NUMBER.search(clean(normalize(text)).text) is None:
+    if _NUMBER.search(text) is None or not body_has(normalize(text), _NUMBER):
         return _item_error(
             f"{where}: there is no number in the text once boilerplate (watermarks, footers, "
             "navigation) is removed, so no indicator can be extracted: a government work report "
