@@ -1,19 +1,19 @@
-"""Stage 5, for the analyst: BI tables, the HTML report and GX Data Docs, right after publish.
+"""Stage 5, for the analyst: BI tables, the HTML report and GX Data Docs.
 
-    publish_bi   indicator_wide and target_attainment (flows/bi.py) from the published panel,
-                 every source in the lake (a target of 2012 is in hailar_2012.txt, its actual in
-                 hailar_2013.txt): the rows of the regions the run changed are rebuilt, the
-                 others kept (a row needs only its region's panel rows), checked with their GX
-                 suites
-                 (expectations/indicator_wide.json, target_attainment.json) and published only
-                 when they pass, swapped in like the other tables
+    prepare_bi   indicator_wide and target_attainment (flows/bi.py) from the panel as the run's
+                 publish will leave it (every source in the lake: a target of 2012 is in
+                 hailar_2012.txt, its actual in hailar_2013.txt), beside the validation of the
+                 run's rows: the rows of the regions the run changed are rebuilt, the others kept
+                 (a row needs only its region's panel rows), checked with their GX suites
+                 (expectations/indicator_wide.json, target_attainment.json); stage_bi stages
+                 them, when they pass, to be published WITH the run's rows (one exchange: a
+                 reader never sees the new panel beside older BI tables)
+    publish_bi   after the publish: the report; and for a run with nothing new, BI tables the
+                 live panel has no current ones of (built from the live panel, published alone)
     the report   <lake>/reports/index.html (flows/report.py) and <lake>/reports/data_docs/ (GX
                  Data Docs of this run's validations and of the runs before), written by every
                  run, failed or not, and linked from the Prefect run (markdown artifact
                  gwr-lake-report: links and paths)
-
-The BI tables are a second publish after the panel's: for an instant a reader may see the new
-panel beside the previous BI tables, never a half-written table.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from . import memory, pool
+from . import memory, pool, runners
 from .lake import Lake
 
 DATA_DOCS_RUNS = 10   # Data Docs show the validations of this many last runs
@@ -35,11 +35,88 @@ class BIValidationFailed(RuntimeError):
     pass
 
 
+@task(name="prepare-bi", cache_policy=NO_CACHE, persist_result=False)
+def prepare_bi(lake: str, run_id: str, replaced: list[str], regions: list[str],
+               expectations: str | None = None, in_pool: bool = False) -> dict:
+    """The BI tables as they will be once the run's rows are published, checked with their
+    suites: run beside the validation of the run's own rows, and published with them, in the
+    same publish (analyst.stage_bi), so a reader never sees the new panel beside older BI tables.
+
+    The panel to be = the live panel without the rows of the sources the run re-read
+    (`replaced`), plus the rows the run staged (Lake.publish replaces exactly those). When the
+    live BI tables were built from the live panel, only `regions` (those of the staged rows and
+    of the rows they replace) are rebuilt (bi.bi_update); otherwise the tables are built whole,
+    in region groups side by side (worker processes, or one after the other here).
+    -> {tables, report (validate.ValidationReport), regions_rebuilt (None: all)}"""
+    from .bi import GROUP_ROWS, BI_TABLES, bi_tables, bi_update, concat_bi, split_by_region
+    from .lake import upsert_by_source
+    from .validate import merge_reports, validate_tables
+
+    lk = Lake(lake)
+    bi_suites = _bi_suites(expectations)
+    width = runners.width(in_pool)
+
+    def panel_to_be(where=None):
+        return upsert_by_source(lk.read_table("indicator_panel", where=where),
+                                lk.read_staged(run_id, "indicator_panel", where=where), set(replaced))
+
+    built_from = lk.layer_meta("indicator_wide").get("bi_from")
+    have = all(lk.has_table(t) for t in BI_TABLES)
+    live_panel = lk.table_version("indicator_panel")
+    if have and live_panel and built_from == live_panel:
+        rebuilt, tables = bi_update({t: lk.read_table(t) for t in BI_TABLES},
+                                    panel_to_be(("region", regions)), regions)
+        done = sorted(set(regions))
+    else:
+        panel = panel_to_be()
+        groups = split_by_region(panel, max(width, -(-panel.num_rows // GROUP_ROWS)))
+        del panel
+        rebuilt = tables = concat_bi(runners.spread([(bi_tables, (g,)) for g in groups], in_pool))
+        done = None
+    memory.release()
+    # the rows kept passed before
+    report = merge_reports(runners.spread(
+        [(validate_tables, ({t: rebuilt[t]}, bi_suites)) for t in BI_TABLES], in_pool))
+    get_run_logger().log(20 if report.success else 40, "BI tables (%s): %s",
+                         "all regions rebuilt" if done is None else
+                         f"{len(done)} region(s) rebuilt, the others kept", report.summary())
+    return {"tables": tables, "report": report, "regions_rebuilt": done}
+
+
+def stage_bi(lk: Lake, run_id: str, prepared: dict) -> dict:
+    """prepare_bi's tables into the run's staging area (published with the run's rows, when its
+    suites passed); its validation report into <lake>/validation/<run_id>-bi.json and .md.
+    -> what summary["bi"] says of them"""
+    report = prepared["report"]
+    check = report.to_dict()
+    json_path = lk.write_text("validation", f"{run_id}-bi.json",
+                              json.dumps(check, ensure_ascii=False, indent=2, default=str))
+    md_path = lk.write_text("validation", f"{run_id}-bi.md", report.to_markdown(f"{run_id} (BI tables)"))
+    out = {"validation": {"success": report.success, "summary": report.summary(),
+                          "json": str(json_path), "markdown": str(md_path)}, "check": check}
+    if report.success:
+        out["staged"] = [name for name, table in prepared["tables"].items()
+                         if lk.stage(run_id, name, table) is not None]
+        out["rows"] = {n: t.num_rows for n, t in prepared["tables"].items()}
+    return out
+
+
+def _bi_suites(expectations: str | None) -> str | None:
+    from .bi import BI_TABLES
+
+    if expectations and not all((Path(expectations) / f"{t}.json").is_file() for t in BI_TABLES):
+        get_run_logger().warning("%s has no suite for %s: using the repository's", expectations,
+                                 " and ".join(BI_TABLES))
+        return None
+    return expectations
+
+
 @task(name="publish-bi", cache_policy=NO_CACHE, persist_result=False)
 def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None = None,
                publish: bool = True, rebuild: bool = True, focus: list[str] | None = None,
                regions: list[str] | None = None, panel_before: str | None = None,
-               in_pool: bool = False) -> dict:
+               in_pool: bool = False, prepared: dict | None = None,
+               published: list[str] | None = None) -> dict:
     """BI tables from the published panel (when `publish`, and `rebuild` -- the panel changed --
     or the live BI tables were not built from the live panel), then the report and the Data
     Docs (always). Raises BIValidationFailed, after writing the report, when a BI suite fails:
@@ -50,43 +127,54 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
     (`panel_before`, its version), only those regions' rows are rebuilt and validated
     (bi.bi_update); otherwise the tables are built from the whole panel.
 
+    prepared: the BI tables were prepared beside the run's validation and published with its
+    rows (stage_bi's dict; `published`: the tables that publish rewrote): only the report is
+    left to write (and BIValidationFailed to raise when their suites failed).
+
     in_pool: the GX work (the BI suites, side by side; Data Docs) runs in the worker processes of
-    flows/pool.py, as the run's own validation did."""
+    flows/pool.py, as the run's own validation did; with a Dask runner, the region groups and the
+    BI suites run on its workers (runners.spread)."""
     from .bi import GROUP_ROWS, BI_TABLES, bi_tables, bi_update, concat_bi, split_by_region
     from .validate import merge_reports, validate_tables
 
     logger = get_run_logger()
     lk = Lake(lake)
     out: dict = {}
-    bi_suites = expectations
-    if expectations and not all((Path(expectations) / f"{t}.json").is_file() for t in BI_TABLES):
-        logger.warning("%s has no suite for %s: using the repository's", expectations,
-                       " and ".join(BI_TABLES))
-        bi_suites = None
     check = None
+    width = runners.width(in_pool)   # jobs at once: worker processes or Dask workers
     try:
         panel_version = lk.table_version("indicator_panel")
         built_from = lk.layer_meta("indicator_wide").get("bi_from")
         have = all(lk.has_table(t) for t in BI_TABLES)
-        if publish and (rebuild or built_from != panel_version or not have):
+        if prepared is not None:
+            check = prepared["check"]
+            out["validation"] = prepared["validation"]
+            if check["success"]:
+                out.update(rows=prepared["rows"],
+                           rewritten=[t for t in BI_TABLES if t in (published or ())])
+                logger.info("BI tables published with the panel: %s; rewritten: %s",
+                            ", ".join(f"{k}={v}" for k, v in out["rows"].items()),
+                            ", ".join(out["rewritten"]) or "none (no table changed)")
+        elif publish and (rebuild or built_from != panel_version or not have):
+            bi_suites = _bi_suites(expectations)
             if regions is not None and panel_before and built_from == panel_before and have:
                 rebuilt, tables = bi_update({t: lk.read_table(t) for t in BI_TABLES},
                                             lk.read_table("indicator_panel", where=("region", regions)),
                                             regions)
                 logger.info("BI tables: %d region(s) rebuilt, the others kept", len(set(regions)))
-            elif in_pool:   # region groups side by side in the worker processes
+            elif width > 1:   # region groups side by side (worker processes, Dask workers)
                 panel = lk.read_table("indicator_panel")
-                groups = split_by_region(panel, max(pool.processes(),
-                                                    -(-panel.num_rows // GROUP_ROWS)))
+                groups = split_by_region(panel, max(width, -(-panel.num_rows // GROUP_ROWS)))
                 del panel
-                rebuilt = tables = concat_bi(pool.run_all([(bi_tables, (g,)) for g in groups]))
+                rebuilt = tables = concat_bi(runners.spread([(bi_tables, (g,)) for g in groups],
+                                                            in_pool))
             else:
                 rebuilt = tables = bi_tables(lk.read_table("indicator_panel"))
             memory.release()
             # the rows kept passed before
-            if in_pool:
-                report = merge_reports(pool.run_all([(validate_tables, ({t: rebuilt[t]}, bi_suites))
-                                                     for t in BI_TABLES]))
+            if width > 1:
+                report = merge_reports(runners.spread(
+                    [(validate_tables, ({t: rebuilt[t]}, bi_suites)) for t in BI_TABLES], in_pool))
             else:
                 report = validate_tables(rebuilt, bi_suites)
             check = report.to_dict()

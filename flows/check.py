@@ -31,12 +31,12 @@ def _suites_dir(expectations: str | None) -> Path:
 
 
 def _check(lake: str, run_id: str, sources: list[tuple[str, str]], expectations: str | None,
-           versions: dict | None = None, in_pool: bool = False):
+           in_pool: bool = False):
     """The four tables' checks (work.check_table): one after the other in this thread, or side
     by side in the worker processes of flows/pool.py (GX is CPU-bound Python: one GIL)."""
     from .validate import merge_reports
 
-    jobs = [(work.check_table, (lake, run_id, table, sources, expectations, versions))
+    jobs = [(work.check_table, (lake, run_id, table, sources, expectations))
             for table in TABLES]
     done = pool.run_all(jobs) if in_pool else [fn(*args) for fn, args in jobs]
     logger = get_run_logger()
@@ -56,21 +56,26 @@ def check(lake: str, run_id: str, sources: list[tuple[str, str]], expectations: 
     return _check(lake, run_id, sources, expectations, in_pool=in_pool)
 
 
-@task(name="validate", task_run_name="validate part {index}", cache_policy=NO_CACHE,
+@task(name="validate", task_run_name="validate {table}", cache_policy=NO_CACHE,
       persist_result=False)
-def check_part(lake: str, run_id: str, sources: list[tuple[str, str]], versions: dict,
-               expectations: str | None = None, index: int = 1):
-    """The suites on some chunks' staged segments (`versions`: table -> [segment]) and their
-    bronze items: with a distributed task runner the run is validated in one part per worker,
-    in parallel (a part costs GX's fixed second or two, so not one per chunk; with threads, which
-    share one GIL, the run is checked whole)."""
-    return _check(lake, run_id, sources, expectations, versions)
+def check_one(lake: str, run_id: str, table: str, sources: list[tuple[str, str]],
+              expectations: str | None = None) -> dict:
+    """One table's suite on every row the run staged of it (work.check_table): with a
+    distributed task runner, the four tables are four task runs spread over the workers, as the
+    thread runner spreads them over its worker processes. -> check_table's dict"""
+    d = work.check_table(lake, run_id, table, sources, expectations)
+    get_run_logger().info("%s: %d row(s) in %d batch(es), %.2f s", table, d["rows"], d["batches"],
+                          d["seconds"])
+    return d
 
 
-def merge(reports: list):
+def merge(done: list[dict]):
+    """check_one's results -> one ValidationReport for the run."""
     from .validate import merge_reports
 
-    return merge_reports(reports)
+    report = merge_reports([r for d in done for r in d["reports"]])
+    (get_run_logger().info if report.success else get_run_logger().error)(report.summary())
+    return report
 
 
 @task(name="record-validation", cache_policy=NO_CACHE, persist_result=False)

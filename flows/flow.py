@@ -6,8 +6,12 @@
                                   rows staged as one segment per table (memory stays per chunk)
               (the work of fetch and process is flows/work.py; with the thread runner and a
                large input it runs in worker processes, flows/pool.py: one chunk per core)
-    validate  (flows/check.py)    every staged row against the GX suites, in large batches
-    publish   (flows/publish.py)  replace the rows of the sources read, keep every other segment
+    validate  (flows/check.py)    every staged row against the GX suites, in large batches (under
+                                  Dask: one task run per table, spread over the workers)
+    prepare-bi (flows/analyst.py) beside validate: the BI tables of the panel to be, and their suites
+    publish   (flows/publish.py)  replace the rows of the sources read, keep every other segment;
+                                  the BI tables go live in the same exchange
+    publish-bi (flows/analyst.py) the HTML report and Data Docs
     artifacts (flows/artifacts.py) what the Prefect UI shows of the run, published by every run
 
 An input a stage cannot use becomes a quarantine record and the run goes on. Nothing reaches
@@ -183,18 +187,23 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
         raise RuntimeError(f"no usable input under {source}: all {len(fetched)} file(s) "
                            f"quarantined (see {lk.table_dir('quarantine')})")
 
-    # validate: every row the run staged (nothing new: nothing to check)
-    if todo and workers and len(results) > 1:   # one part per worker, in parallel
-        groups = [list(range(k, len(results), workers)) for k in range(min(workers, len(results)))]
-        vfutures = [check.check_part.submit(
-            lake, run_id, [(f.source_name, f.sha256) for i in part for f in pchunks[i]],
-            {t: [results[i].segments[t] for i in part if t in results[i].segments]
-             for t in ("reports", "indicator_mentions", "indicator_panel")},
-            expectations, k + 1) for k, part in enumerate(groups)]
-        report = check.merge([f.result() for f in vfutures])
+    # validate: every row the run staged (nothing new: nothing to check); beside it, the BI
+    # tables as they will be once those rows are published (the regions whose BI rows change:
+    # those of the new rows, and of the rows they replace)
+    srcs = [(f.source_name, f.sha256) for f in todo]
+    replaced = [f.source_name for f in todo]
+    bi_future = None
+    if todo:
+        regions = _regions(lk.read_staged(run_id, "indicator_panel", columns=["region"]))
+        regions |= _regions(lk.read_table("indicator_panel", where=("source_name", replaced)))
+        bi_future = analyst.prepare_bi.submit(lake, run_id, replaced, sorted(regions), expectations,
+                                              in_pool)
+    if todo and workers:   # Dask: the four tables are four task runs, spread over its workers
+        largest = sorted(check.TABLES, key=lambda t: -batch.get(t, 0))   # the longest first
+        report = check.merge([f.result() for f in [
+            check.check_one.submit(lake, run_id, table, srcs, expectations) for table in largest]])
     elif todo:
-        report = check.check(lake, run_id, [(f.source_name, f.sha256) for f in todo], expectations,
-                             in_pool)
+        report = check.check(lake, run_id, srcs, expectations, in_pool)
     if todo:
         shown["report"] = report
         result = check.record(report, lake, run_id)
@@ -203,27 +212,36 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
         result = {"success": True, "summary": "nothing new to validate", "tables": {}}
         summary["work"]["validation"] = "nothing new"
     summary["validation"] = result
+    bi_error, prepared = None, None
+    if bi_future is not None:
+        bi_future.wait()   # it reads the staged rows: done before they are published or dropped
+        try:
+            prepared = bi_future.result()
+        except Exception as exc:  # noqa: BLE001 - the run's rows may still be published
+            bi_error = exc
     if not result["success"]:
         summary.update(status="failed_validation", published=False)
         raise ValidationFailed(f"{result['summary']} -- nothing was published, the previous "
                                f"tables stay; full report: {result['markdown']}")
 
-    # publish (first: the regions whose BI rows change -- those of the new rows, and of the rows
-    # they replace -- and the panel's version the live BI tables should have been built from)
-    regions = _regions(lk.read_staged(run_id, "indicator_panel", columns=["region"]))
-    regions |= _regions(lk.read_table("indicator_panel",
-                                      where=("source_name", [f.source_name for f in todo])))
+    # publish: the run's rows and, when their suites passed, the BI tables, in one publish
+    staged_bi = analyst.stage_bi(lk, run_id, prepared) if prepared is not None else None
+    with_bi = bool(staged_bi and staged_bi["validation"]["success"])
     panel_before = lk.table_version("indicator_panel")
-    out = publish(run_id, {f.source_name: entry(f) for f in todo}, touched, lake)
+    out = publish(run_id, {f.source_name: entry(f) for f in todo}, touched, lake, with_bi)
     summary["published"], summary["rewritten"] = out["rows"], out["rewritten"]
     crashpoint("flow:published")
+    if bi_error is not None:
+        raise bi_error
 
-    # for the analyst: BI tables (the changed regions' rows), the HTML report, Data Docs
+    # for the analyst: the HTML report, Data Docs (and, with nothing new, BI tables the live
+    # panel has no current ones of)
     focus = sorted(r for r in set(shown["panel"]["region"].to_pylist()) if r)   # the report shows them first
     summary["bi"] = analyst.publish_bi(lake, run_id, summary, expectations,
                                        rebuild=bool(out["rewritten"]), focus=focus,
-                                       regions=sorted(regions), panel_before=panel_before,
-                                       in_pool=in_pool)
+                                       regions=[], panel_before=panel_before,
+                                       in_pool=in_pool, prepared=staged_bi,
+                                       published=out["rewritten"])
     summary["report"] = summary["bi"]["report"]
 
 

@@ -285,7 +285,7 @@ class Lake:
         if path.exists():
             return False
         table = table.cast(TABLES["source_items"][1])
-        return self._write_file_atomic(path, lambda tmp: pq.write_table(table, tmp), "bronze",
+        return self._write_file_atomic(path, lambda tmp: pq.write_table(table, tmp, **parquet_options(table)), "bronze",
                                        exclusive=True) is not None
 
     def bronze_summary(self, sha256: str) -> dict:
@@ -348,12 +348,12 @@ class Lake:
         out.mkdir(parents=True)
         if part and data.num_rows:
             ds.write_dataset(
-                data, out, format="parquet",
+                data, out, format="parquet", file_options=_dataset_options(data),
                 partitioning=ds.partitioning(pa.schema([schema.field(part)]), flavor="hive"),
                 basename_template=f"part-{version}-{{i}}.parquet", existing_data_behavior="error",
             )
         else:  # an empty table keeps one (empty) file: readable, with its schema
-            pq.write_table(data, out / f"part-{version}-0.parquet")
+            pq.write_table(data, out / f"part-{version}-0.parquet", **parquet_options(data))
         meta = self._staging(run_id) / SEGMENTS / table
         shutil.rmtree(meta, ignore_errors=True)
         _write_json(meta / f"{version}.json", _segment_info(table, data, version, out))
@@ -454,13 +454,17 @@ class Lake:
     VERSION_FILE = "_version.json"
 
     def publish(self, run_id: str, sources: dict | None = None,
-                touched: dict | None = None, meta: dict | None = None) -> list[str]:
+                touched: dict | None = None, meta: dict | None = None,
+                versions_of: dict | None = None) -> list[str]:
         """Make every table staged by the run live at once (per layer: silver, gold); returns
         the tables whose rows changed. `sources` ({source_name: its index entry}) are the
         sources the run read: their rows in every live table are REPLACED by what the run staged
         (segments holding only them are dropped, segments holding them and others are rewritten
         without them, every other segment is kept as it is); the lake's source index records
-        them; `touched` only updates the index (a file whose stat changed, bytes not). Raises
+        them; `touched` only updates the index (a file whose stat changed, bytes not). `meta` is
+        noted in the markers of the layers published (Lake.layer_meta), and so is, for each
+        key: table of `versions_of`, that table's version as this publish leaves it (the panel a
+        set of BI tables published with it was built from). Raises
         LakeAuditError, publishing nothing, when the run's validation report says it
         failed or a staged file does not read back as written. Replaced versions wait in _trash
         for TRASH_GRACE_S (a reader may still be listing them), then go at a later publish."""
@@ -506,12 +510,15 @@ class Lake:
                 self.discard(run_id)
                 return []
             self._empty_trash()
-            validation = self._validation_of(run_id)
+            validation = self._validation_of(run_id, tables)
             audit = self._audit(run_id, plans, staged_now={t for t in plans})
         except LakeAuditError:
             self.discard(run_id)
             raise
         crashpoint("publish:audited")
+        meta = {**(meta or {}), **{key: _segments_version(plans[t]) if t in plans
+                                   else self.table_version(t)
+                                   for key, t in (versions_of or {}).items()}}
         # a run may publish more than once (the BI tables after the panel): each publish has its id
         publish_id = f"{int(time.time())}-{run_id}-{uuid.uuid4().hex[:6]}"
         layers = [layer for layer in LAYER_ORDER if any(TABLES[t][0] == layer for t in tables)]
@@ -681,9 +688,11 @@ class Lake:
         self.write_manifest(run_id, manifest)
         done["manifests"].append(f"{run_id}: {status}")
 
-    def _validation_of(self, run_id: str) -> dict | None:
+    def _validation_of(self, run_id: str, tables: list[str] | None = None) -> dict | None:
         """The run's validation results (validation/<run_id>.json, <run_id>-<part>.json, as the
-        flow wrote them); LakeAuditError when one says it failed; None when there is none."""
+        flow wrote them); LakeAuditError when one says it failed of a table this publish carries
+        (`tables`; a failed report that names no table counts for all); None when there is none.
+        (A run whose BI suites failed publishes its rows without the BI tables.)"""
         d = self.root / "validation"
         paths = sorted(p for p in d.glob(f"{run_id}*.json")
                        if p.stem == run_id or p.stem.startswith(run_id + "-")) if d.is_dir() else []
@@ -693,6 +702,9 @@ class Lake:
         for path in paths:
             report = json.loads(path.read_text(encoding="utf-8"))
             if not report.get("success"):
+                named = set(report.get("tables") or {})
+                if tables is not None and named and not named & set(tables):
+                    continue   # about tables this publish does not carry
                 raise LakeAuditError(f"run {run_id} did not pass validation ({path}): refusing to "
                                      "publish it")
             out["reports"].append(path.relative_to(self.root).as_posix())
@@ -789,7 +801,8 @@ class Lake:
 
         data = to_table("quarantine", rows)
         path = self.table_dir("quarantine") / f"{run_id}-{stage}.parquet"
-        return self._write_file_atomic(path, lambda tmp: pq.write_table(data, tmp), "quarantine")
+        return self._write_file_atomic(path, lambda tmp: pq.write_table(data, tmp, **parquet_options(data)),
+                                       "quarantine")
 
     def write_text(self, folder: str, name: str, text: str) -> Path:
         """A small report file: folder is one of validation, manifests."""
@@ -851,19 +864,48 @@ WHOLE = "_whole"         # <staging>/_segments/<table>/_whole: the table is repl
 SEGMENTED = ("reports", "indicator_mentions", "indicator_panel")
 
 
+# A string column whose values average more than this many bytes (report texts, sentences,
+# evidence) is written without dictionary encoding: its values hardly repeat, so the dictionary
+# never pays off, and building it is about half of the write time of a report's text.
+PROSE_BYTES = 128
+
+
+def _dictionary_columns(data: pa.Table) -> list[str]:
+    import pyarrow.compute as pc
+
+    out = []
+    for field, col in zip(data.schema, data.columns):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            values = len(col) - col.null_count
+            if values and (pc.sum(pc.binary_length(col)).as_py() or 0) / values > PROSE_BYTES:
+                continue
+        out.append(field.name)
+    return out
+
+
+def parquet_options(data: pa.Table) -> dict:
+    """Keyword arguments of every Parquet write of the lake (pq.write_table)."""
+    return {"use_dictionary": _dictionary_columns(data)}
+
+
+def _dataset_options(data: pa.Table):
+    """The same, for ds.write_dataset."""
+    return ds.ParquetFileFormat().make_write_options(**parquet_options(data))
+
+
 def _write_parts(data: pa.Table, out: Path, version: str, part: str | None) -> list[str]:
     """One segment's files (hive partitions by `part`), named part-<version>-<i>.parquet."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
     if part and data.num_rows:
         ds.write_dataset(
-            data, out, format="parquet",
+            data, out, format="parquet", file_options=_dataset_options(data),
             partitioning=ds.partitioning(pa.schema([data.schema.field(part)]), flavor="hive"),
             basename_template=f"part-{version}-{{i}}.parquet",
             existing_data_behavior="overwrite_or_ignore",
             file_visitor=lambda f: written.append(Path(f.path).relative_to(out).as_posix()))
     else:
-        pq.write_table(data, out / f"part-{version}-0.parquet")
+        pq.write_table(data, out / f"part-{version}-0.parquet", **parquet_options(data))
         written.append(f"part-{version}-0.parquet")
     return sorted(written)
 
@@ -1263,7 +1305,8 @@ class ObjectStoreLake(Lake):
         key = self._bronze_path(sha256)
         if self.fs.exists(key):
             return False
-        pq.write_table(table.cast(TABLES["source_items"][1]), key, filesystem=self.pafs)
+        table = table.cast(TABLES["source_items"][1])
+        pq.write_table(table, key, filesystem=self.pafs, **parquet_options(table))
         return True
 
     def read_bronze(self, sha256: str, nulls_only: frozenset[str] | set[str] = frozenset()) -> pa.Table:
@@ -1324,13 +1367,13 @@ class ObjectStoreLake(Lake):
         written: list[str] = []
         if part and data.num_rows:
             ds.write_dataset(
-                data, out, format="parquet", filesystem=self.pafs,
+                data, out, format="parquet", filesystem=self.pafs, file_options=_dataset_options(data),
                 partitioning=ds.partitioning(pa.schema([schema.field(part)]), flavor="hive"),
                 basename_template=f"part-{version}-{{i}}.parquet",
                 existing_data_behavior="overwrite_or_ignore", file_visitor=lambda f: written.append(f.path))
         else:
             key = f"{out}/part-{version}-0.parquet"
-            pq.write_table(data, key, filesystem=self.pafs)
+            pq.write_table(data, key, filesystem=self.pafs, **parquet_options(data))
             written.append(key)
         info = {"version": version, "rows": data.num_rows, "files": sorted(w[len(self.base) + 1:] for w in written),
                 "sources": sorted(set(data["source_name"].to_pylist())) if "source_name" in data.column_names else []}
@@ -1412,7 +1455,7 @@ class ObjectStoreLake(Lake):
                                    if "source_name" in data.column_names else []}}
 
     def publish(self, run_id: str, sources: dict | None = None, touched: dict | None = None,
-                meta: dict | None = None) -> list[str]:
+                meta: dict | None = None, versions_of: dict | None = None) -> list[str]:
         """One PUT of the pointer makes every table staged by the run live at once; the rows of
         `sources` are replaced, every other segment is kept (see Lake.publish)."""
         replace = set(sources or ())
@@ -1458,6 +1501,8 @@ class ObjectStoreLake(Lake):
         index = dict(pointer.get("sources") or {})
         index.update(touched or {})
         index.update(sources or {})
+        meta = {**(meta or {}), **{key: pointer["tables"][t]["version"] if t in pointer["tables"] else ""
+                                   for key, t in (versions_of or {}).items()}}
         pointer.update(retired=retired, run_id=run_id, published_at=now, sources=index,
                        meta={**(pointer.get("meta") or {}), **(meta or {})})
         self._put(self._key(self.POINTER), json.dumps(pointer, indent=1).encode())
@@ -1484,7 +1529,8 @@ class ObjectStoreLake(Lake):
         from .schemas import to_table
 
         key = self._key("quarantine", f"{run_id}-{stage}.parquet")
-        pq.write_table(to_table("quarantine", rows), key, filesystem=self.pafs)
+        data = to_table("quarantine", rows)
+        pq.write_table(data, key, filesystem=self.pafs, **parquet_options(data))
         return self.url + key[len(self.base):]
 
     def write_text(self, folder: str, name: str, text: str) -> str:

@@ -21,6 +21,7 @@ import time
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from .bi import BI_TABLES
 from .lake import Lake, LakeBusy
 
 PUBLISHED_TABLES = ("reports", "indicator_mentions", "indicator_panel")
@@ -54,16 +55,20 @@ def writer_lock(lake: Lake, timeout_s: float | None = None, poll_s: float = 0.5)
 
 
 @task(name="publish", cache_policy=NO_CACHE, persist_result=False)
-def publish(run_id: str, sources: dict, touched: dict, lake: str) -> dict:
+def publish(run_id: str, sources: dict, touched: dict, lake: str, with_bi: bool = False) -> dict:
     """Make the run's staged segments live, replacing the rows of `sources` (the sources it
-    read: {source_name: index entry}); `touched` only updates the lake's source index."""
+    read: {source_name: index entry}); `touched` only updates the lake's source index.
+    with_bi: the run staged BI tables built from the panel this publish leaves
+    (analyst.prepare_bi): they go live with it, and the lake notes which panel they are of."""
     lk = Lake(lake)
     try:
-        changed = lk.publish(run_id, sources=sources, touched=touched)
+        changed = lk.publish(run_id, sources=sources, touched=touched,
+                             versions_of={"bi_from": "indicator_panel"} if with_bi else None)
     finally:
         lk.discard(run_id)
     live = (lk.current() or {}).get("tables", {})
-    counts = {t: live.get(t, {}).get("rows", 0) for t in PUBLISHED_TABLES}
+    counts = {t: live.get(t, {}).get("rows", 0)
+              for t in PUBLISHED_TABLES + (BI_TABLES if with_bi else ())}
     get_run_logger().info("published %s; rewritten: %s", ", ".join(f"{k}={v}" for k, v in counts.items()),
                           ", ".join(changed) or "none (no table changed)")
     return {"rows": counts, "rewritten": changed}

@@ -66,3 +66,36 @@ def threads() -> bool:
 
     runner = getattr(FlowRunContext.get(), "task_runner", None)
     return type(runner).__name__ in ("ThreadPoolTaskRunner", "ConcurrentTaskRunner")
+
+
+def dask_client():
+    """The Dask client of the running flow's task runner when it has worker processes, else None."""
+    from prefect.context import FlowRunContext
+
+    if not distributed():
+        return None
+    return FlowRunContext.get().task_runner.client
+
+
+def spread(jobs: list[tuple], in_pool: bool = False) -> list:
+    """Run (fn, args) jobs -- plain functions of picklable data, no Prefect inside -- side by
+    side where the run's CPU-bound work goes: the worker processes of flows/pool.py (in_pool),
+    or the Dask workers of the flow's task runner; else one after the other here. Results in
+    the jobs' order; the first job's error is raised."""
+    if in_pool:
+        from . import pool
+
+        return pool.run_all(jobs)
+    client = dask_client()
+    if client is not None:
+        return client.gather([client.submit(fn, *args, pure=False) for fn, args in jobs])
+    return [fn(*args) for fn, args in jobs]
+
+
+def width(in_pool: bool = False) -> int:
+    """How many jobs spread() runs at once."""
+    if in_pool:
+        from . import pool
+
+        return pool.processes()
+    return distributed() or 1

@@ -49,6 +49,19 @@ def no_duplicates_nor_orphans(lake: Path) -> None:
         assert rows <= reports, f"{name} rows whose report is gone: {sorted(rows - reports)[:5]}"
 
 
+def bi_tables_are_of_the_live_panel(lake: Path) -> None:
+    """The BI tables published with the run's rows (built before the publish, from the panel to
+    be) are those of the panel it published, and the lake says so (bi_from)."""
+    from flows.bi import BI_TABLES, bi_tables
+    from flows.lake import Lake, sort_rows
+
+    lk = Lake(lake)
+    expected = bi_tables(lk.read_table("indicator_panel"))
+    for name in BI_TABLES:
+        assert sort_rows(name, lk.read_table(name)).equals(sort_rows(name, expected[name])), name
+    assert lk.layer_meta("indicator_wide")["bi_from"] == lk.table_version("indicator_panel")
+
+
 def test_rerun_without_new_input_does_no_stage_work(lake_copy):
     before = parquet_files(lake_copy)
     gold = {t: table(lake_copy, t) for t in TABLES}
@@ -73,6 +86,7 @@ def test_one_new_file_processes_only_that_file(lake_copy, tmp_path):
     panel = table(lake_copy, "indicator_panel")
     assert pc.sum(pc.equal(panel["source_name"], "new_report.txt")).as_py() > 5
     no_duplicates_nor_orphans(lake_copy)
+    bi_tables_are_of_the_live_panel(lake_copy)
 
 
 def test_a_changed_file_replaces_the_rows_it_produced(lake_copy, tmp_path):
@@ -92,6 +106,7 @@ def test_a_changed_file_replaces_the_rows_it_produced(lake_copy, tmp_path):
     others = lambda t: t.filter(pc.not_equal(t["source_name"], name)).sort_by("source_name")  # noqa: E731
     assert others(after).equals(others(before))
     no_duplicates_nor_orphans(lake_copy)
+    bi_tables_are_of_the_live_panel(lake_copy)
 
 
 def test_changed_core_code_processes_everything_again(lake_copy, monkeypatch):
