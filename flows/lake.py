@@ -864,10 +864,11 @@ WHOLE = "_whole"         # <staging>/_segments/<table>/_whole: the table is repl
 SEGMENTED = ("reports", "indicator_mentions", "indicator_panel")
 
 
-# A string column whose values average more than this many bytes (report texts, sentences,
-# evidence) is written without dictionary encoding: its values hardly repeat, so the dictionary
-# never pays off, and building it is about half of the write time of a report's text.
-PROSE_BYTES = 128
+# A string column whose values average more than this many bytes (whole texts: a source item's,
+# a report's) is written without dictionary encoding: such values do not repeat, so building the
+# dictionary is wasted time (~10-15% of the write). Sentences (a few hundred bytes) keep it: the
+# mentions of one sentence share it, and their files are a quarter smaller with it.
+PROSE_BYTES = 2048
 
 
 def _dictionary_columns(data: pa.Table) -> list[str]:
