@@ -37,7 +37,7 @@ class BIValidationFailed(RuntimeError):
 
 @task(name="prepare-bi", cache_policy=NO_CACHE, persist_result=False)
 def prepare_bi(lake: str, run_id: str, replaced: list[str], regions: list[str],
-               expectations: str | None = None, in_pool: bool = False) -> dict:
+               expectations: str | None = None, where: str = "here") -> dict:
     """The BI tables as they will be once the run's rows are published, checked with their
     suites: run beside the validation of the run's own rows, and published with them, in the
     same publish (analyst.stage_bi), so a reader never sees the new panel beside older BI tables.
@@ -46,7 +46,8 @@ def prepare_bi(lake: str, run_id: str, replaced: list[str], regions: list[str],
     (`replaced`), plus the rows the run staged (Lake.publish replaces exactly those). When the
     live BI tables were built from the live panel, only `regions` (those of the staged rows and
     of the rows they replace) are rebuilt (bi.bi_update); otherwise the tables are built whole,
-    in region groups side by side (worker processes, or one after the other here).
+    in region groups side by side (`where`: runners.spread; under Dask this task runs on a
+    worker, beside the validation's task runs, and does its groups one after the other).
     -> {tables, report (validate.ValidationReport), regions_rebuilt (None: all)}"""
     from .bi import GROUP_ROWS, BI_TABLES, bi_tables, bi_update, concat_bi, split_by_region
     from .lake import upsert_by_source
@@ -54,7 +55,7 @@ def prepare_bi(lake: str, run_id: str, replaced: list[str], regions: list[str],
 
     lk = Lake(lake)
     bi_suites = _bi_suites(expectations)
-    width = runners.width(in_pool)
+    width = runners.width(where)
 
     def panel_to_be(where=None):
         return upsert_by_source(lk.read_table("indicator_panel", where=where),
@@ -71,12 +72,12 @@ def prepare_bi(lake: str, run_id: str, replaced: list[str], regions: list[str],
         panel = panel_to_be()
         groups = split_by_region(panel, max(width, -(-panel.num_rows // GROUP_ROWS)))
         del panel
-        rebuilt = tables = concat_bi(runners.spread([(bi_tables, (g,)) for g in groups], in_pool))
+        rebuilt = tables = concat_bi(runners.spread([(bi_tables, (g,)) for g in groups], where))
         done = None
     memory.release()
     # the rows kept passed before
     report = merge_reports(runners.spread(
-        [(validate_tables, ({t: rebuilt[t]}, bi_suites)) for t in BI_TABLES], in_pool))
+        [(validate_tables, ({t: rebuilt[t]}, bi_suites)) for t in BI_TABLES], where))
     get_run_logger().log(20 if report.success else 40, "BI tables (%s): %s",
                          "all regions rebuilt" if done is None else
                          f"{len(done)} region(s) rebuilt, the others kept", report.summary())
@@ -141,7 +142,8 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
     lk = Lake(lake)
     out: dict = {}
     check = None
-    width = runners.width(in_pool)   # jobs at once: worker processes or Dask workers
+    where = runners.where(in_pool)   # this task runs in the flow's process
+    width = runners.width(where)     # jobs at once: worker processes or Dask workers
     try:
         panel_version = lk.table_version("indicator_panel")
         built_from = lk.layer_meta("indicator_wide").get("bi_from")
@@ -167,14 +169,14 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
                 groups = split_by_region(panel, max(width, -(-panel.num_rows // GROUP_ROWS)))
                 del panel
                 rebuilt = tables = concat_bi(runners.spread([(bi_tables, (g,)) for g in groups],
-                                                            in_pool))
+                                                            where))
             else:
                 rebuilt = tables = bi_tables(lk.read_table("indicator_panel"))
             memory.release()
             # the rows kept passed before
             if width > 1:
                 report = merge_reports(runners.spread(
-                    [(validate_tables, ({t: rebuilt[t]}, bi_suites)) for t in BI_TABLES], in_pool))
+                    [(validate_tables, ({t: rebuilt[t]}, bi_suites)) for t in BI_TABLES], where))
             else:
                 report = validate_tables(rebuilt, bi_suites)
             check = report.to_dict()

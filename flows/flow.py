@@ -197,7 +197,7 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
         regions = _regions(lk.read_staged(run_id, "indicator_panel", columns=["region"]))
         regions |= _regions(lk.read_table("indicator_panel", where=("source_name", replaced)))
         bi_future = analyst.prepare_bi.submit(lake, run_id, replaced, sorted(regions), expectations,
-                                              in_pool)
+                                              "pool" if in_pool else "here")
     if todo and workers:   # Dask: the four tables are four task runs, spread over its workers
         largest = sorted(check.TABLES, key=lambda t: -batch.get(t, 0))   # the longest first
         report = check.merge([f.result() for f in [

@@ -77,25 +77,31 @@ def dask_client():
     return FlowRunContext.get().task_runner.client
 
 
-def spread(jobs: list[tuple], in_pool: bool = False) -> list:
+def spread(jobs: list[tuple], where: str = "here") -> list:
     """Run (fn, args) jobs -- plain functions of picklable data, no Prefect inside -- side by
-    side where the run's CPU-bound work goes: the worker processes of flows/pool.py (in_pool),
-    or the Dask workers of the flow's task runner; else one after the other here. Results in
-    the jobs' order; the first job's error is raised."""
-    if in_pool:
+    side where the run's CPU-bound work goes: "pool", the worker processes of flows/pool.py;
+    "dask", the Dask workers of the flow's task runner (only from the flow's own process: a task
+    running on a Dask worker that waited for jobs it submitted could wait for its own thread);
+    "here", one after the other. Results in the jobs' order; the first job's error is raised."""
+    if where == "pool":
         from . import pool
 
         return pool.run_all(jobs)
-    client = dask_client()
+    client = dask_client() if where == "dask" else None
     if client is not None:
         return client.gather([client.submit(fn, *args, pure=False) for fn, args in jobs])
     return [fn(*args) for fn, args in jobs]
 
 
-def width(in_pool: bool = False) -> int:
-    """How many jobs spread() runs at once."""
-    if in_pool:
+def width(where: str = "here") -> int:
+    """How many jobs spread(jobs, where) runs at once."""
+    if where == "pool":
         from . import pool
 
         return pool.processes()
-    return distributed() or 1
+    return (distributed() or 1) if where == "dask" else 1
+
+
+def where(in_pool: bool) -> str:
+    """Where spread() sends the jobs of a task running in the flow's process."""
+    return "pool" if in_pool else "dask" if distributed() else "here"

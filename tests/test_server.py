@@ -181,5 +181,35 @@ def test_dask_runner_gives_the_same_tables(real_server, served_run, tmp_path):
         assert Lake(lake).read_table(t).equals(ref), t
 
 
+@pytest.mark.timeout(300)
+def test_dask_scheduler_with_one_worker(real_server, served_run, tmp_path):
+    """--dask-address: a running scheduler with ONE worker (one thread). Every task run, the
+    BI tables' too, is a Dask task that never waits for other Dask tasks of its own: it would
+    wait for the thread it holds. Same tables as the served run; the BI tables those of the panel."""
+    import pyarrow.compute as pc
+    from distributed import LocalCluster
+
+    from flows.bi import BI_TABLES, bi_tables
+    from flows.lake import Lake, sort_rows
+
+    _, _, env = real_server
+    src, lake = tmp_path / "src", tmp_path / "lake"
+    src.mkdir()
+    name = "000_c9b0bbd917161d38.txt"
+    shutil.copy(SEEDS / name, src)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        out, took = _run_cli(env, "--source", str(src), "--lake", str(lake), "--task-runner",
+                             "dask", "--dask-address", cluster.scheduler_address, timeout=240)
+    TIMES["run of 1 file, a running Dask scheduler with 1 worker"] = took
+    lk = Lake(lake)
+    for t in TABLES:
+        ref = Lake(served_run[0]).read_table(t)
+        assert lk.read_table(t).equals(ref.filter(pc.equal(ref["source_name"], name))), t
+    expected = bi_tables(lk.read_table("indicator_panel"))
+    for t in BI_TABLES:
+        assert sort_rows(t, lk.read_table(t)).equals(sort_rows(t, expected[t])), t
+
+
 def test_report_times():
     print("\n" + "\n".join(f"{k}: {v:.1f} s" for k, v in TIMES.items()))
