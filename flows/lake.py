@@ -356,7 +356,8 @@ class Lake:
             pq.write_table(data, out / f"part-{version}-0.parquet", **parquet_options(data))
         meta = self._staging(run_id) / SEGMENTS / table
         shutil.rmtree(meta, ignore_errors=True)
-        _write_json(meta / f"{version}.json", _segment_info(table, data, version, out))
+        _write_json(meta / f"{version}.json",
+                    _verified(out, table, _segment_info(table, data, version, out)))
         (meta / WHOLE).touch()   # the table is replaced whole, no live segment is kept
         crashpoint(f"stage:{table}:written")
         return out
@@ -373,8 +374,8 @@ class Lake:
         version = _digest(data)
         out = self._staging(run_id) / layer / table
         files = _write_parts(data, out, version, part)
-        info = {"version": version, "rows": data.num_rows, "files": files,
-                "sources": sorted(set(data["source_name"].to_pylist()))}
+        info = _verified(out, table, {"version": version, "rows": data.num_rows, "files": files,
+                                      "sources": sorted(set(data["source_name"].to_pylist()))})
         _write_json(self._staging(run_id) / SEGMENTS / table / f"{version}.json", info)
         crashpoint(f"stage:{table}:written")
         return info
@@ -735,11 +736,13 @@ class Lake:
             for v, info in segs.items():
                 if any(_version_of(Path(f)) != v for f in info["files"]):
                     raise LakeAuditError(f"{where}: segment {v} has files of another version")
-            # the segments this run wrote are read back side by side: reading, sorting and
-            # hashing are Arrow / OpenSSL code that runs outside the GIL
+            # the segments this run wrote were read back and checked as they were written (by
+            # the task that wrote them, _verified): their files must still be those bytes. A
+            # segment staged without file digests is read back here. Side by side: reading and
+            # hashing run outside the GIL.
             new = [(v, info) for v, info in segs.items() if v in written]
             with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
-                for err in ex.map(lambda vi: _audit_segment(d, t, where, *vi), new):
+                for err in ex.map(lambda vi: _unchanged(d, t, where, *vi), new):
                     if err:
                         raise err
             for v, info in segs.items():
@@ -981,6 +984,39 @@ def _version_of(path: Path) -> str:
     """part-<digest>-<i>.parquet -> digest"""
     parts = path.stem.split("-")
     return parts[1] if len(parts) == 3 and parts[0] == "part" else ""
+
+
+def _verified(d: Path, table: str, info: dict) -> dict:
+    """A segment just written under d, read back and checked (_audit_segment): its info with the
+    sha256 of each of its files, which the publish audit compares (_unchanged). Raises
+    LakeAuditError when it does not read back as written."""
+    err = _audit_segment(d, table, f"staged segment {info['version']} of {table}",
+                         info["version"], info)
+    if err:
+        raise err
+    return dict(info, sha256={f: _file_sha256(d / f) for f in info["files"]})
+
+
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _unchanged(d: Path, table: str, where: str, version: str, info: dict) -> Exception | None:
+    """A staged segment's files are the bytes _verified checked; or, for a segment staged without
+    their digests, the segment read back (_audit_segment). The error found, or None."""
+    digests = info.get("sha256")
+    if not digests or set(digests) != set(info["files"]):
+        return _audit_segment(d, table, where, version, info)
+    for f in info["files"]:
+        try:
+            same = _file_sha256(d / f) == digests[f]
+        except OSError as e:
+            return LakeAuditError(f"{where}: {f} does not read back: {e}")
+        if not same:
+            return LakeAuditError(f"{where}: its rows read back differ from what was written "
+                                  f"({f} changed after it was staged)")
+    return None
 
 
 def _audit_segment(d: Path, table: str, where: str, version: str, info: dict) -> Exception | None:
