@@ -36,16 +36,16 @@ class BIValidationFailed(RuntimeError):
 
 
 @task(name="prepare-bi", cache_policy=NO_CACHE, persist_result=False)
-def prepare_bi(lake: str, run_id: str, replaced: list[str], regions: list[str],
-               expectations: str | None = None, where: str = "here") -> dict:
+def prepare_bi(lake: str, run_id: str, replaced: list[str], expectations: str | None = None,
+               where: str = "here") -> dict:
     """The BI tables as they will be once the run's rows are published, checked with their
     suites: run beside the validation of the run's own rows, and published with them, in the
     same publish (analyst.stage_bi), so a reader never sees the new panel beside older BI tables.
 
     The panel to be = the live panel without the rows of the sources the run re-read
     (`replaced`), plus the rows the run staged (Lake.publish replaces exactly those). When the
-    live BI tables were built from the live panel, only `regions` (those of the staged rows and
-    of the rows they replace) are rebuilt (bi.bi_update); otherwise the tables are built whole,
+    live BI tables were built from the live panel, only the regions of the staged rows and of
+    the rows they replace are rebuilt (bi.bi_update); otherwise the tables are built whole,
     in region groups side by side (`where`: runners.spread; under Dask this task runs on a
     worker, beside the validation's task runs, and does its groups one after the other).
     -> {tables, report (validate.ValidationReport), regions_rebuilt (None: all)}"""
@@ -65,6 +65,9 @@ def prepare_bi(lake: str, run_id: str, replaced: list[str], regions: list[str],
     have = all(lk.has_table(t) for t in BI_TABLES)
     live_panel = lk.table_version("indicator_panel")
     if have and live_panel and built_from == live_panel:
+        regions = sorted(_regions(lk.read_staged(run_id, "indicator_panel", columns=["region"]))
+                         | _regions(lk.read_table("indicator_panel",
+                                                  where=("source_name", replaced))))
         rebuilt, tables = bi_update({t: lk.read_table(t) for t in BI_TABLES},
                                     panel_to_be(("region", regions)), regions)
         done = sorted(set(regions))
@@ -82,6 +85,10 @@ def prepare_bi(lake: str, run_id: str, replaced: list[str], regions: list[str],
                          "all regions rebuilt" if done is None else
                          f"{len(done)} region(s) rebuilt, the others kept", report.summary())
     return {"tables": tables, "report": report, "regions_rebuilt": done}
+
+
+def _regions(table) -> set[str]:
+    return {r for r in table.column("region").to_pylist() if r}
 
 
 def stage_bi(lk: Lake, run_id: str, prepared: dict) -> dict:

@@ -105,6 +105,8 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
     if not sources:
         raise FileNotFoundError(f"no files under {source}")
     unchanged: list[str] = []
+    index = lk.source_index()
+    pfutures = None
     if fetch.remote.is_url(source):
         futures = fetch.download_task().map([n for n, _ in sources], [loc for _, loc in sources],
                                             unmapped(lake))
@@ -120,17 +122,19 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
         in_pool = use_pool(sum(p.size for p in planned["todo"]), len(chunks))
         futures = [fetch.fetch_chunk.submit(c, lake, i + 1, len(c), in_pool)
                    for i, c in enumerate(chunks)]
+        # each chunk goes on to process as soon as its fetch is done
+        pfutures = [process.process_fetched.submit(
+            fut, {p.source_name: index.get(p.source_name) for p in c}, run_id, version, lake,
+            i + 1, len(c), in_pool) for i, (fut, c) in enumerate(zip(futures, chunks))]
         fetched = [f for fut in futures for f in fut.result()]
     good = [f for f in fetched if f.ok]
     crashpoint("flow:fetched")
-    index = lk.source_index()
 
     def entry(f) -> dict:
         return {"sha256": f.sha256, "code_version": version, "size": f.size, "mtime_ns": f.mtime_ns}
 
     def held(f) -> bool:   # the lake holds this source's rows from these bytes and this code
-        have = index.get(f.source_name) or {}
-        return have.get("sha256") == f.sha256 and have.get("code_version") == version
+        return process.holds(index.get(f.source_name), f.sha256, version)
 
     todo = [f for f in good if not held(f)]
     touched = {f.source_name: entry(f) for f in good if held(f)}
@@ -138,18 +142,33 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
                 "in the lake (%d not read)", len(fetched), len(good), sum(f.new for f in good),
                 len(fetched) - len(good), len(unchanged) + len(touched), len(unchanged))
 
-    # process: one task run per chunk, its rows staged as one segment per table
-    pchunks = fetch.chunks(todo, parts)
-    in_pool = use_pool(sum(f.byte_size for f in todo), len(pchunks))
-    futures = [process.process_chunk.submit([(f.source_name, f.sha256) for f in c], run_id, version,
-                                            lake, i + 1, len(c), in_pool)
-               for i, c in enumerate(pchunks)]
-    results = [fut.result() for fut in futures]
+    # process: one task run per chunk, its rows staged as one segment per table (a local source's
+    # chunks were submitted with their fetch; downloads are chunked once all are in)
+    if pfutures is None:
+        pchunks = fetch.chunks(todo, parts)
+        in_pool = use_pool(sum(f.byte_size for f in todo), len(pchunks))
+        pfutures = [process.process_chunk.submit([(f.source_name, f.sha256) for f in c], run_id,
+                                                 version, lake, i + 1, len(c), in_pool)
+                    for i, c in enumerate(pchunks)]
+
+    # submitted now, to start as soon as the last chunk is staged (submitting a task run costs
+    # the flow ~0.1 s under Dask): validate -- every row the run stages -- and beside it the BI
+    # tables as they will be once those rows are published (nothing new: nothing to check)
+    srcs = [(f.source_name, f.sha256) for f in todo]
+    replaced = [f.source_name for f in todo]
+    bi_future, vfutures = None, None
+    if todo:
+        bi_future = analyst.prepare_bi.submit(lake, run_id, replaced, expectations,
+                                              "pool" if in_pool else "here", wait_for=pfutures)
+    if todo and workers:   # Dask: the four tables are four task runs, spread over its workers
+        vfutures = [check.check_one.submit(lake, run_id, table, srcs, expectations,
+                                           wait_for=pfutures) for table in check.LONGEST_FIRST]
+    results = [r for r in (fut.result() for fut in pfutures) if r.sources]
     crashpoint("flow:processed")
     keys = ("reports", "non_reports", "debris_lines_removed", "mentions", "panel_rows")
     totals = {k: sum(r.stats.get(k, 0) for r in results) for k in keys}
     logger.info("process (code version %s): %d source(s) in %d chunk(s); %d report(s), %d debris "
-                "line(s) removed, %d mention(s), %d panel row(s)", version, len(todo), len(pchunks),
+                "line(s) removed, %d mention(s), %d panel row(s)", version, len(todo), len(results),
                 totals["reports"], totals["debris_lines_removed"], totals["mentions"],
                 totals["panel_rows"])
 
@@ -179,7 +198,7 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
         quarantined=[{k: v for k, v in q.items() if k != "time"} for q in new_rejects],
         stages=totals,
         work={"sources": len(sources), "processed": len(todo), "unchanged": len(unchanged) + len(touched),
-              "not_read": len(unchanged), "chunks": len(pchunks), "code_version": version,
+              "not_read": len(unchanged), "chunks": len(results), "code_version": version,
               "worker_processes": pool.processes() if in_pool else 0,
               "bronze_files_written": sum(f.new for f in good), "quarantine_files_written": q_files},
     )
@@ -187,21 +206,10 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
         raise RuntimeError(f"no usable input under {source}: all {len(fetched)} file(s) "
                            f"quarantined (see {lk.table_dir('quarantine')})")
 
-    # validate: every row the run staged (nothing new: nothing to check); beside it, the BI
-    # tables as they will be once those rows are published (the regions whose BI rows change:
-    # those of the new rows, and of the rows they replace)
-    srcs = [(f.source_name, f.sha256) for f in todo]
-    replaced = [f.source_name for f in todo]
-    bi_future = None
-    if todo:
-        regions = _regions(lk.read_staged(run_id, "indicator_panel", columns=["region"]))
-        regions |= _regions(lk.read_table("indicator_panel", where=("source_name", replaced)))
-        bi_future = analyst.prepare_bi.submit(lake, run_id, replaced, sorted(regions), expectations,
-                                              "pool" if in_pool else "here")
-    if todo and workers:   # Dask: the four tables are four task runs, spread over its workers
-        largest = sorted(check.TABLES, key=lambda t: -batch.get(t, 0))   # the longest first
-        report = check.merge([f.result() for f in [
-            check.check_one.submit(lake, run_id, table, srcs, expectations) for table in largest]])
+    # validate (submitted above under Dask; with threads the tables are checked side by side in
+    # the worker processes)
+    if vfutures is not None:
+        report = check.merge([f.result() for f in vfutures])
     elif todo:
         report = check.check(lake, run_id, srcs, expectations, in_pool)
     if todo:
@@ -243,10 +251,6 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
                                        in_pool=in_pool, prepared=staged_bi,
                                        published=out["rewritten"])
     summary["report"] = summary["bi"]["report"]
-
-
-def _regions(table) -> set[str]:
-    return {r for r in table.column("region").to_pylist() if r}
 
 
 def use_pool(input_bytes: int, chunks: int) -> bool:

@@ -24,7 +24,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from . import pool, work
-from .work import ChunkResult, SourceResult, describe, items_of, run_core  # noqa: F401
+from .work import ChunkResult, Fetched, SourceResult, describe, items_of, run_core  # noqa: F401
 
 HERE = Path(__file__).resolve().parent
 # what the result of a source depends on besides its bytes
@@ -56,3 +56,24 @@ def process_chunk(sources: list[tuple[str, str]], run_id: str, code_version: str
     logger.info("%d source(s): %s (%.2f s%s)", len(sources), describe(out.stats),
                 out.stats["seconds"], ", in a worker process" if in_pool else "")
     return out
+
+
+def holds(entry: dict | None, sha256: str, version: str) -> bool:
+    """Whether a lake's source-index entry says its rows are of these bytes and this code."""
+    return bool(entry) and entry.get("sha256") == sha256 and entry.get("code_version") == version
+
+
+@task(name="process", task_run_name="process chunk {index} ({n} files)", cache_policy=NO_CACHE,
+      persist_result=False)
+def process_fetched(fetched: list[Fetched], held: dict, run_id: str, code_version: str, lake: str,
+                    index: int = 1, n: int = 0, in_pool: bool = False) -> ChunkResult:
+    """process_chunk on what one fetch task read, as soon as it has (the flow passes that task's
+    future: the chunks go from fetch to process one by one, no chunk waits for the slowest
+    fetch): its usable files whose rows the lake does not hold from these bytes and this code
+    (`held`: the lake's source-index entries of the chunk's files)."""
+    sources = [(f.source_name, f.sha256) for f in fetched
+               if f.ok and not holds(held.get(f.source_name), f.sha256, code_version)]
+    if not sources:
+        get_run_logger().info("nothing to process: the lake holds these sources' rows")
+        return ChunkResult(stats={"seconds": 0.0})
+    return process_chunk.fn(sources, run_id, code_version, lake, index, n, in_pool)
