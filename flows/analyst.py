@@ -25,7 +25,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from . import memory, pool, runners
+from . import memory, pool, runners, work
 from .lake import Lake
 
 DATA_DOCS_RUNS = 10   # Data Docs show the validations of this many last runs
@@ -49,33 +49,27 @@ def prepare_bi(lake: str, run_id: str, replaced: list[str], expectations: str | 
     in region groups side by side (`where`: runners.spread; under Dask this task runs on a
     worker, beside the validation's task runs, and does its groups one after the other).
     -> {tables, report (validate.ValidationReport), regions_rebuilt (None: all)}"""
-    from .bi import GROUP_ROWS, BI_TABLES, bi_tables, bi_update, concat_bi, split_by_region
-    from .lake import upsert_by_source
+    from .bi import BI_TABLES, GROUP_ROWS, bi_update, concat_bi, region_counts, region_groups
     from .validate import merge_reports, validate_tables
 
     lk = Lake(lake)
     bi_suites = _bi_suites(expectations)
     width = runners.width(where)
 
-    def panel_to_be(where=None):
-        return upsert_by_source(lk.read_table("indicator_panel", where=where),
-                                lk.read_staged(run_id, "indicator_panel", where=where), set(replaced))
-
-    built_from = lk.layer_meta("indicator_wide").get("bi_from")
-    have = all(lk.has_table(t) for t in BI_TABLES)
-    live_panel = lk.table_version("indicator_panel")
-    if have and live_panel and built_from == live_panel:
+    if bi_is_current(lk):
         regions = sorted(_regions(lk.read_staged(run_id, "indicator_panel", columns=["region"]))
-                         | _regions(lk.read_table("indicator_panel",
+                         | _regions(lk.read_table("indicator_panel", columns=["region"],
                                                   where=("source_name", replaced))))
         rebuilt, tables = bi_update({t: lk.read_table(t) for t in BI_TABLES},
-                                    panel_to_be(("region", regions)), regions)
+                                    work.panel_to_be(lake, run_id, replaced, ("region", regions)),
+                                    regions)
         done = sorted(set(regions))
-    else:
-        panel = panel_to_be()
-        groups = split_by_region(panel, max(width, -(-panel.num_rows // GROUP_ROWS)))
-        del panel
-        rebuilt = tables = concat_bi(runners.spread([(bi_tables, (g,)) for g in groups], where))
+    else:   # whole tables, in groups of regions: each job reads its regions' panel rows
+        counts = region_counts(work.panel_to_be(lake, run_id, replaced,
+                                                columns=["source_name", "region"]))
+        groups = region_groups(counts, max(width, -(-sum(counts.values()) // GROUP_ROWS)))
+        rebuilt = tables = concat_bi(runners.spread(
+            [(work.bi_of_regions, (lake, run_id, replaced, g)) for g in groups], where))
         done = None
     memory.release()
     # the rows kept passed before
@@ -85,6 +79,16 @@ def prepare_bi(lake: str, run_id: str, replaced: list[str], expectations: str | 
                          "all regions rebuilt" if done is None else
                          f"{len(done)} region(s) rebuilt, the others kept", report.summary())
     return {"tables": tables, "report": report, "regions_rebuilt": done}
+
+
+def bi_is_current(lk: Lake) -> bool:
+    """Whether the live BI tables were built from the live panel (then a run rebuilds only the
+    regions it changes; otherwise the whole tables)."""
+    from .bi import BI_TABLES
+
+    live_panel = lk.table_version("indicator_panel")
+    return bool(live_panel) and all(lk.has_table(t) for t in BI_TABLES) \
+        and lk.layer_meta("indicator_wide").get("bi_from") == live_panel
 
 
 def _regions(table) -> set[str]:

@@ -143,6 +143,32 @@ def bi_update(live: dict[str, pa.Table], panel: pa.Table,
     return rebuilt, whole
 
 
+def region_groups(counts: dict[str, int], parts: int) -> list[list[str]]:
+    """Regions (with their panel row counts) in at most `parts` groups of about equal rows, in
+    region order."""
+    if parts <= 1 or not counts:
+        return [sorted(counts)]
+    target = sum(counts.values()) / parts
+    groups: list[list[str]] = [[]]
+    acc = 0
+    for region in sorted(counts):
+        k = counts[region]
+        if groups[-1] and acc + k / 2 > target * len(groups) and len(groups) < parts:
+            groups.append([])
+        groups[-1].append(region)
+        acc += k
+    return groups
+
+
+def region_counts(table: pa.Table) -> dict[str, int]:
+    """{region: rows} of a table's placed rows (a region)."""
+    import pyarrow.compute as pc
+
+    placed = table.select(["region"]).filter(pc.is_valid(table["region"]))
+    counts = placed.group_by("region").aggregate([([], "count_all")])
+    return dict(zip(counts["region"].to_pylist(), counts["count_all"].to_pylist()))
+
+
 def split_by_region(panel: pa.Table, parts: int) -> list[pa.Table]:
     """The panel's placed rows (with a region) in at most `parts` tables of whole regions, of
     about equal rows: bi_tables of each, concatenated, are bi_tables of the panel (a row of either
@@ -152,17 +178,8 @@ def split_by_region(panel: pa.Table, parts: int) -> list[pa.Table]:
     placed = panel.filter(pc.is_valid(panel["region"]))
     if parts <= 1 or placed.num_rows == 0:
         return [placed]
-    counts = placed.group_by("region").aggregate([([], "count_all")]).sort_by("region")
-    target = placed.num_rows / parts
-    groups: list[list[str]] = [[]]
-    acc = 0
-    for region, k in zip(counts["region"].to_pylist(), counts["count_all"].to_pylist()):
-        if groups[-1] and acc + k / 2 > target * len(groups) and len(groups) < parts:
-            groups.append([])
-        groups[-1].append(region)
-        acc += k
     return [placed.filter(pc.is_in(placed["region"], value_set=pa.array(g, pa.string())))
-            for g in groups]
+            for g in region_groups(region_counts(placed), parts)]
 
 
 def concat_bi(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:

@@ -157,9 +157,16 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
     srcs = [(f.source_name, f.sha256) for f in todo]
     replaced = [f.source_name for f in todo]
     bi_future, vfutures = None, None
-    if todo:
-        bi_future = analyst.prepare_bi.submit(lake, run_id, replaced, expectations,
-                                              "pool" if in_pool else "here", wait_for=pfutures)
+
+    def prepare_bi(**kw):
+        return analyst.prepare_bi.submit(lake, run_id, replaced, expectations,
+                                         "pool" if in_pool else "here", **kw)
+
+    # with the thread runner, a rebuild of the whole BI tables (a first run, or BI tables not of
+    # the live panel) waits for the validation: both hold a large part of the panel in memory
+    bi_early = bool(todo) and (bool(workers) or analyst.bi_is_current(lk))
+    if bi_early:
+        bi_future = prepare_bi(wait_for=pfutures)
     if todo and workers:   # Dask: the four tables are four task runs, spread over its workers
         vfutures = [check.check_one.submit(lake, run_id, table, srcs, expectations,
                                            wait_for=pfutures) for table in check.LONGEST_FIRST]
@@ -212,6 +219,8 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
         report = check.merge([f.result() for f in vfutures])
     elif todo:
         report = check.check(lake, run_id, srcs, expectations, in_pool)
+    if todo and not bi_early and report.success:
+        bi_future = prepare_bi()
     if todo:
         shown["report"] = report
         result = check.record(report, lake, run_id)

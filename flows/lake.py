@@ -303,14 +303,15 @@ class Lake:
                              lambda cols: pq.read_table(path, columns=cols))
 
     # ---- whole tables: read, stage, publish -------------------------------------------------
-    def read_table(self, table: str, where: tuple[str, list] | None = None) -> pa.Table:
+    def read_table(self, table: str, where: tuple[str, list] | None = None,
+                   columns: list[str] | None = None) -> pa.Table:
         """The live table with its full schema (an empty table when there is none yet); only the
-        rows whose where[0] is in where[1] when given."""
+        rows whose where[0] is in where[1] when given. columns: only those, in no set order."""
         _, schema, part = TABLES[table]
         d = self.table_dir(table)
         files = sorted(d.rglob("*.parquet")) if d.is_dir() else []
         if not files:
-            return schema.empty_table()
+            return schema.empty_table().select(columns or schema.names)
         partitioning = None
         if part:
             partitioning = ds.partitioning(pa.schema([schema.field(part)]), flavor="hive")
@@ -321,6 +322,8 @@ class Lake:
                 raise ValueError(f"missing column(s) {', '.join(missing)}")
             dataset = ds.dataset([str(f) for f in files], format="parquet", partitioning=partitioning,
                                  partition_base_dir=str(d), schema=schema)
+            if columns:
+                return dataset.to_table(columns=columns, filter=_isin(where, schema))
             # in the key's order: the same rows read the same, however they are split in files
             return sort_rows(table, dataset.to_table(filter=_isin(where, schema)).select(schema.names)
                              .cast(schema))
@@ -1381,16 +1384,19 @@ class ObjectStoreLake(Lake):
         entry = self._pointer()["tables"].get(table)
         return [f"{self.url}/{f}" for f in entry["files"]] if entry else []
 
-    def read_table(self, table: str, where: tuple[str, list] | None = None) -> pa.Table:
+    def read_table(self, table: str, where: tuple[str, list] | None = None,
+                   columns: list[str] | None = None) -> pa.Table:
         _, schema, part = TABLES[table]
         entry = self._pointer()["tables"].get(table)
         if not entry or not entry["files"]:
-            return schema.empty_table()
+            return schema.empty_table().select(columns or schema.names)
         partitioning = (ds.partitioning(pa.schema([schema.field(part)]), flavor="hive")
                         if part else None)
         files = [self._key(f) for f in entry["files"]]
         dataset = ds.dataset(files, format="parquet", filesystem=self.pafs, schema=schema,
                              partitioning=partitioning, partition_base_dir=self._table_key(table))
+        if columns:
+            return dataset.to_table(columns=columns, filter=_isin(where, schema))
         return sort_rows(table, dataset.to_table(filter=_isin(where, schema)).select(schema.names)
                          .cast(schema))
 

@@ -281,3 +281,28 @@ def check_table(lake: str, run_id: str, table: str, sources: list[tuple[str, str
         flush()
     return {"reports": reports, "rows": rows, "batches": len(reports),
             "seconds": round(time.perf_counter() - t0, 3)}
+
+
+# ---- BI: the BI tables of some regions of the panel a run will publish --------------------
+def panel_to_be(lake: str, run_id: str, replaced: list[str], where: tuple[str, list] | None = None,
+                columns: list[str] | None = None) -> pa.Table:
+    """The panel as the run's publish will leave it (Lake.publish replaces the rows of the
+    sources the run read): the live panel without the rows of `replaced`, plus the rows the run
+    staged (only the rows whose where[0] is in where[1]; only `columns`, which must then include
+    source_name)."""
+    from .lake import upsert_by_source
+
+    lk = Lake(lake)
+    return upsert_by_source(lk.read_table("indicator_panel", where=where, columns=columns),
+                            lk.read_staged(run_id, "indicator_panel", columns=columns, where=where),
+                            set(replaced))
+
+
+def bi_of_regions(lake: str, run_id: str, replaced: list[str], regions: list[str]) -> dict:
+    """bi.bi_tables of the panel to be, for some regions: each job of a whole rebuild reads its
+    own regions' rows (the caller holds none of the panel)."""
+    from .bi import bi_tables
+
+    out = bi_tables(panel_to_be(lake, run_id, replaced, ("region", regions)))
+    memory.release()
+    return out
