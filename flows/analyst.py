@@ -26,6 +26,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from . import memory, pool, runners, work
+from .bi import BI_TABLES
 from .lake import Lake
 
 DATA_DOCS_RUNS = 10   # Data Docs show the validations of this many last runs
@@ -49,7 +50,7 @@ def prepare_bi(lake: str, run_id: str, replaced: list[str], expectations: str | 
     in region groups side by side (`where`: runners.spread; under Dask this task runs on a
     worker, beside the validation's task runs, and does its groups one after the other).
     -> {tables, report (validate.ValidationReport), regions_rebuilt (None: all)}"""
-    from .bi import BI_TABLES, GROUP_ROWS, bi_update, concat_bi, region_counts, region_groups
+    from .bi import GROUP_ROWS, bi_update, concat_bi, region_counts, region_groups
     from .validate import merge_reports, validate_tables
 
     lk = Lake(lake)
@@ -84,8 +85,6 @@ def prepare_bi(lake: str, run_id: str, replaced: list[str], expectations: str | 
 def bi_is_current(lk: Lake) -> bool:
     """Whether the live BI tables were built from the live panel (then a run rebuilds only the
     regions it changes; otherwise the whole tables)."""
-    from .bi import BI_TABLES
-
     live_panel = lk.table_version("indicator_panel")
     return bool(live_panel) and all(lk.has_table(t) for t in BI_TABLES) \
         and lk.layer_meta("indicator_wide").get("bi_from") == live_panel
@@ -114,8 +113,6 @@ def stage_bi(lk: Lake, run_id: str, prepared: dict) -> dict:
 
 
 def _bi_suites(expectations: str | None) -> str | None:
-    from .bi import BI_TABLES
-
     if expectations and not all((Path(expectations) / f"{t}.json").is_file() for t in BI_TABLES):
         get_run_logger().warning("%s has no suite for %s: using the repository's", expectations,
                                  " and ".join(BI_TABLES))
@@ -125,92 +122,43 @@ def _bi_suites(expectations: str | None) -> str | None:
 
 @task(name="publish-bi", cache_policy=NO_CACHE, persist_result=False)
 def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None = None,
-               publish: bool = True, rebuild: bool = True, focus: list[str] | None = None,
-               regions: list[str] | None = None, panel_before: str | None = None,
-               in_pool: bool = False, prepared: dict | None = None,
-               published: list[str] | None = None) -> dict:
-    """BI tables from the published panel (when `publish`, and `rebuild` -- the panel changed --
-    or the live BI tables were not built from the live panel), then the report and the Data
-    Docs (always). Raises BIValidationFailed, after writing the report, when a BI suite fails:
-    the previous BI tables stay.
-
-    `regions`: the regions whose panel rows this run changed (new rows and replaced ones). When
-    the live BI tables were built from the panel as it was before this run's publish
-    (`panel_before`, its version), only those regions' rows are rebuilt and validated
-    (bi.bi_update); otherwise the tables are built from the whole panel.
+               publish: bool = True, focus: list[str] | None = None, in_pool: bool = False,
+               prepared: dict | None = None, published: list[str] | None = None) -> dict:
+    """The report and the Data Docs (always), after the publish. Raises BIValidationFailed, after
+    writing the report, when a BI suite failed: the previous BI tables stay.
 
     prepared: the BI tables were prepared beside the run's validation and published with its
-    rows (stage_bi's dict; `published`: the tables that publish rewrote): only the report is
-    left to write (and BIValidationFailed to raise when their suites failed).
+    rows (stage_bi's dict; `published`: the tables that publish rewrote). Without them (a run
+    with nothing new), when `publish` and the live BI tables were not built from the live
+    panel, they are prepared here (prepare_bi, from the live panel) and published alone.
 
     in_pool: the GX work (the BI suites, side by side; Data Docs) runs in the worker processes of
     flows/pool.py, as the run's own validation did; with a Dask runner, the region groups and the
     BI suites run on its workers (runners.spread)."""
-    from .bi import GROUP_ROWS, BI_TABLES, bi_tables, bi_update, concat_bi, split_by_region
-    from .validate import merge_reports, validate_tables
-
     logger = get_run_logger()
     lk = Lake(lake)
     out: dict = {}
     check = None
-    where = runners.where(in_pool)   # this task runs in the flow's process
-    width = runners.width(where)     # jobs at once: worker processes or Dask workers
     try:
-        panel_version = lk.table_version("indicator_panel")
-        built_from = lk.layer_meta("indicator_wide").get("bi_from")
-        have = all(lk.has_table(t) for t in BI_TABLES)
+        if prepared is None and publish and not bi_is_current(lk):
+            # this task runs in the flow's process: its jobs may go to the Dask workers
+            prepared = stage_bi(lk, run_id, prepare_bi.fn(lake, run_id, [], expectations,
+                                                          runners.where(in_pool)))
+            published = []
+            if prepared["validation"]["success"]:
+                try:
+                    published = lk.publish(run_id, versions_of={"bi_from": "indicator_panel"})
+                finally:
+                    lk.discard(run_id)
         if prepared is not None:
             check = prepared["check"]
             out["validation"] = prepared["validation"]
             if check["success"]:
                 out.update(rows=prepared["rows"],
                            rewritten=[t for t in BI_TABLES if t in (published or ())])
-                logger.info("BI tables published with the panel: %s; rewritten: %s",
+                logger.info("BI tables published: %s; rewritten: %s",
                             ", ".join(f"{k}={v}" for k, v in out["rows"].items()),
                             ", ".join(out["rewritten"]) or "none (no table changed)")
-        elif publish and (rebuild or built_from != panel_version or not have):
-            bi_suites = _bi_suites(expectations)
-            if regions is not None and panel_before and built_from == panel_before and have:
-                rebuilt, tables = bi_update({t: lk.read_table(t) for t in BI_TABLES},
-                                            lk.read_table("indicator_panel", where=("region", regions)),
-                                            regions)
-                logger.info("BI tables: %d region(s) rebuilt, the others kept", len(set(regions)))
-            elif width > 1:   # region groups side by side (worker processes, Dask workers)
-                panel = lk.read_table("indicator_panel")
-                groups = split_by_region(panel, max(width, -(-panel.num_rows // GROUP_ROWS)))
-                del panel
-                rebuilt = tables = concat_bi(runners.spread([(bi_tables, (g,)) for g in groups],
-                                                            where))
-            else:
-                rebuilt = tables = bi_tables(lk.read_table("indicator_panel"))
-            memory.release()
-            # the rows kept passed before
-            if width > 1:
-                report = merge_reports(runners.spread(
-                    [(validate_tables, ({t: rebuilt[t]}, bi_suites)) for t in BI_TABLES], where))
-            else:
-                report = validate_tables(rebuilt, bi_suites)
-            check = report.to_dict()
-            json_path = lk.write_text("validation", f"{run_id}-bi.json",
-                                      json.dumps(check, ensure_ascii=False, indent=2, default=str))
-            md_path = lk.write_text("validation", f"{run_id}-bi.md",
-                                    report.to_markdown(f"{run_id} (BI tables)"))
-            out["validation"] = {"success": report.success, "summary": report.summary(),
-                                 "json": str(json_path), "markdown": str(md_path)}
-            (logger.info if report.success else logger.error)("BI tables: %s", report.summary())
-            if report.success:
-                rewritten = []
-                try:
-                    for name, table in tables.items():
-                        if lk.stage(run_id, name, table) is not None:
-                            rewritten.append(name)
-                    lk.publish(run_id, meta={"bi_from": panel_version})   # built from this panel
-                finally:
-                    lk.discard(run_id)
-                out.update(rows={n: t.num_rows for n, t in tables.items()}, rewritten=rewritten)
-                logger.info("published %s; rewritten: %s",
-                            ", ".join(f"{k}={v}" for k, v in out["rows"].items()),
-                            ", ".join(rewritten) or "none (no table changed)")
     finally:
         try:
             out["report"] = write_report(lk, run_id, summary, check, expectations, focus, in_pool)

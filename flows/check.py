@@ -38,8 +38,6 @@ def _check(lake: str, run_id: str, sources: list[tuple[str, str]], expectations:
            in_pool: bool = False):
     """The four tables' checks (work.check_table): one after the other in this thread, or side
     by side in the worker processes of flows/pool.py (GX is CPU-bound Python: one GIL)."""
-    from .validate import merge_reports
-
     jobs = [(work.check_table, (lake, run_id, table, sources, expectations))
             for table in TABLES]
     done = pool.run_all(jobs) if in_pool else [fn(*args) for fn, args in jobs]
@@ -47,9 +45,7 @@ def _check(lake: str, run_id: str, sources: list[tuple[str, str]], expectations:
     for table, d in zip(TABLES, done):
         logger.info("%s: %d row(s) in %d batch(es), %.2f s%s", table, d["rows"], d["batches"],
                     d["seconds"], " (in a worker process)" if in_pool else "")
-    report = merge_reports([r for d in done for r in d["reports"]])
-    (logger.info if report.success else logger.error)(report.summary())
-    return report
+    return merge(done)
 
 
 @task(name="validate", cache_policy=NO_CACHE, persist_result=False)

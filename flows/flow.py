@@ -244,7 +244,6 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
     # publish: the run's rows and, when their suites passed, the BI tables, in one publish
     staged_bi = analyst.stage_bi(lk, run_id, prepared) if prepared is not None else None
     with_bi = bool(staged_bi and staged_bi["validation"]["success"])
-    panel_before = lk.table_version("indicator_panel")
     out = publish(run_id, {f.source_name: entry(f) for f in todo}, touched, lake, with_bi)
     summary["published"], summary["rewritten"] = out["rows"], out["rewritten"]
     crashpoint("flow:published")
@@ -254,9 +253,7 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
     # for the analyst: the HTML report, Data Docs (and, with nothing new, BI tables the live
     # panel has no current ones of)
     focus = sorted(r for r in set(shown["panel"]["region"].to_pylist()) if r)   # the report shows them first
-    summary["bi"] = analyst.publish_bi(lake, run_id, summary, expectations,
-                                       rebuild=bool(out["rewritten"]), focus=focus,
-                                       regions=[], panel_before=panel_before,
+    summary["bi"] = analyst.publish_bi(lake, run_id, summary, expectations, focus=focus,
                                        in_pool=in_pool, prepared=staged_bi,
                                        published=out["rewritten"])
     summary["report"] = summary["bi"]["report"]

@@ -395,15 +395,14 @@ class Lake:
         return _read_dir(d, table, files, columns, where)
 
     def iter_staged(self, run_id: str, table: str, max_rows: int, max_bytes: int | None = None,
-                    versions: list[str] | None = None,
                     nulls_only: frozenset[str] | set[str] = frozenset()):
-        """The segments a run staged for `table` (only `versions` when given), read a few at a
-        time: tables of about max_rows rows or max_bytes in memory (at least one table, empty
-        when there is none). nulls_only: as read_bronze."""
+        """The segments a run staged for `table`, read a few at a time: tables of about max_rows
+        rows or max_bytes in memory (at least one table, empty when there is none). nulls_only:
+        as read_bronze."""
         layer, schema, _ = TABLES[table]
         meta = self._staging(run_id) / SEGMENTS / table
-        infos = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(meta.glob("*.json"))
-                 if versions is None or p.stem in versions] if meta.is_dir() else []
+        infos = ([json.loads(p.read_text(encoding="utf-8")) for p in sorted(meta.glob("*.json"))]
+                 if meta.is_dir() else [])
         d = self._staging(run_id) / layer / table
         group: list[dict] = []
         size = 0
@@ -1473,10 +1472,8 @@ class ObjectStoreLake(Lake):
         return self._read_files(table, [f for i in infos.values() for f in i["files"]], columns, where)
 
     def iter_staged(self, run_id: str, table: str, max_rows: int, max_bytes: int | None = None,
-                    versions: list[str] | None = None,
                     nulls_only: frozenset[str] | set[str] = frozenset()):
-        infos = [i for v, i in self._staged_meta(run_id, table)[0].items()
-                 if versions is None or v in versions]
+        infos = list(self._staged_meta(run_id, table)[0].values())
         group: list[dict] = []
         for i, info in enumerate(infos):
             group.append(info)

@@ -231,7 +231,7 @@ def suites_dir(expectations: str | None) -> Path:
 
 
 def _batches(lk: Lake, run_id: str, table: str, sources: list[tuple[str, str]],
-             versions: dict | None = None, nulls_only: frozenset[str] | set[str] = frozenset()):
+             nulls_only: frozenset[str] | set[str] = frozenset()):
     """The run's rows of `table`, in pieces of at most about CHECK_ROWS rows and CHECK_BYTES
     (a source's bronze items at a time). Bronze rows are named as the run found their file (one
     file's bytes may have landed under another name before). nulls_only: columns of which only
@@ -242,13 +242,11 @@ def _batches(lk: Lake, run_id: str, table: str, sources: list[tuple[str, str]],
             yield t.set_column(t.schema.get_field_index("source_name"), "source_name",
                                pa.array([name] * t.num_rows, pa.string()))
         return
-    yield from lk.iter_staged(run_id, table, CHECK_ROWS, CHECK_BYTES,
-                              versions=None if versions is None else versions.get(table, []),
-                              nulls_only=nulls_only)
+    yield from lk.iter_staged(run_id, table, CHECK_ROWS, CHECK_BYTES, nulls_only=nulls_only)
 
 
 def check_table(lake: str, run_id: str, table: str, sources: list[tuple[str, str]],
-                expectations: str | None, versions: dict | None = None) -> dict:
+                expectations: str | None) -> dict:
     """One table's staged rows (its bronze items for source_items) against its suite ->
     {reports: [ValidationReport per batch], rows, batches, seconds}. Read in pieces bounded in
     bytes, validated in batches bounded in rows: the columns the suite only checks for nulls
@@ -271,7 +269,7 @@ def check_table(lake: str, run_id: str, table: str, sources: list[tuple[str, str
 
     # the texts a suite only null-checks are not even read when Parquet's statistics say they
     # hold no null
-    for piece in _batches(lk, run_id, table, sources, versions, stand_in):
+    for piece in _batches(lk, run_id, table, sources, stand_in):
         pending.append(compact(piece, stand_in))
         del piece
         if sum(t.num_rows for t in pending) >= CHECK_ROWS:

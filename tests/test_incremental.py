@@ -149,3 +149,15 @@ def test_results_folder_belongs_to_the_lake(tmp_path):
 
     assert Lake(tmp_path / "l").results_dir() == (tmp_path / "l" / "_prefect_results").resolve()
     assert Lake("s3://b/p").results_dir() != Lake("s3://b/q").results_dir()
+
+
+def test_nothing_new_still_rebuilds_missing_bi_tables(lake_copy):
+    """A run with nothing new publishes BI tables when the live ones are not of the live panel
+    (here: gone), built from the live panel alone."""
+    for t in ("indicator_wide", "target_attainment"):
+        shutil.rmtree(lake_copy / "gold" / t)
+    s = run(SEEDS, lake_copy)
+    assert s["work"]["validation"] == "nothing new"
+    assert s["bi"]["validation"]["success"] and set(s["bi"]["rewritten"]) == {
+        "indicator_wide", "target_attainment"}
+    bi_tables_are_of_the_live_panel(lake_copy)
