@@ -48,7 +48,8 @@ def prepare_bi(lake: str, run_id: str, replaced: list[str], expectations: str | 
     live BI tables were built from the live panel, only the regions of the staged rows and of
     the rows they replace are rebuilt (bi.bi_update); otherwise the tables are built whole,
     in region groups side by side (`where`: runners.spread; under Dask this task runs on a
-    worker, beside the validation's task runs, and does its groups one after the other).
+    worker, beside the validation's task runs, and sends its region groups and the two suites
+    to all the workers, its own thread seceding while it waits).
     -> {tables, report (validate.ValidationReport), regions_rebuilt (None: all)}"""
     from .bi import GROUP_ROWS, bi_update, concat_bi, region_counts, region_groups
     from .validate import merge_reports, validate_tables

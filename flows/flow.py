@@ -160,7 +160,7 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
 
     def prepare_bi(**kw):
         return analyst.prepare_bi.submit(lake, run_id, replaced, expectations,
-                                         "pool" if in_pool else "here", **kw)
+                                         runners.where(in_pool), **kw)
 
     # with the thread runner, a rebuild of the whole BI tables (a first run, or BI tables not of
     # the live panel) waits for the validation: both hold a large part of the panel in memory

@@ -77,19 +77,41 @@ def dask_client():
     return FlowRunContext.get().task_runner.client
 
 
+def on_dask_worker() -> bool:
+    """Whether this code runs in a task on a Dask worker (a task run of the Dask task runner)."""
+    try:
+        from distributed import get_worker
+
+        get_worker()
+        return True
+    except (ImportError, ValueError):
+        return False
+
+
 def spread(jobs: list[tuple], where: str = "here") -> list:
     """Run (fn, args) jobs -- plain functions of picklable data, no Prefect inside -- side by
     side where the run's CPU-bound work goes: "pool", the worker processes of flows/pool.py;
-    "dask", the Dask workers of the flow's task runner (only from the flow's own process: a task
-    running on a Dask worker that waited for jobs it submitted could wait for its own thread);
-    "here", one after the other. Results in the jobs' order; the first job's error is raised."""
+    "dask", the Dask workers of the flow's task runner, from the flow's own process or from a
+    task running on a worker (distributed.worker_client: the task's thread secedes from the
+    worker's pool while it waits, so a worker with one thread runs the jobs instead of waiting
+    for itself); "here", one after the other. Results in the jobs' order; the first job's error
+    is raised."""
     if where == "pool":
         from . import pool
 
         return pool.run_all(jobs)
-    client = dask_client() if where == "dask" else None
-    if client is not None:
-        return client.gather([client.submit(fn, *args, pure=False) for fn, args in jobs])
+    if where == "dask" and len(jobs) > 1:
+        # on a worker first: a task run there sees the flow's run context, task runner included
+        if on_dask_worker():
+            from distributed import worker_client
+
+            # before the task runs queued: a task that waits for its jobs holds its memory
+            with worker_client() as client:
+                return client.gather([client.submit(fn, *args, pure=False, priority=1)
+                                      for fn, args in jobs])
+        client = dask_client()
+        if client is not None:
+            return client.gather([client.submit(fn, *args, pure=False) for fn, args in jobs])
     return [fn(*args) for fn, args in jobs]
 
 
@@ -99,7 +121,13 @@ def width(where: str = "here") -> int:
         from . import pool
 
         return pool.processes()
-    return (distributed() or 1) if where == "dask" else 1
+    if where != "dask":
+        return 1
+    if on_dask_worker():
+        from distributed import get_client
+
+        return len(get_client().scheduler_info(n_workers=-1).get("workers") or {}) or 1
+    return distributed() or 1
 
 
 def where(in_pool: bool) -> str:

@@ -1,0 +1,45 @@
+"""flows/runners.py spread(): where a task's plain jobs run. From a task on a Dask worker they go
+to all the workers, the task's own thread seceding while it waits: on a worker with ONE thread,
+a task that waited for its jobs while holding that thread would wait for ever."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+
+def _square(x: int) -> tuple[int, int]:
+    return x * x, threading.get_ident()
+
+
+def _task_that_spreads(n: int) -> tuple[list, bool, int]:
+    from flows import runners
+
+    out = runners.spread([(_square, (i,)) for i in range(n)], "dask")
+    # whether a job ran in the task's own thread (it should have gone to the cluster)
+    here = threading.get_ident() in {t for _, t in out}
+    return [r for r, _ in out], here, runners.width("dask")
+
+
+@pytest.mark.timeout(120)
+def test_spread_from_a_task_on_a_one_thread_worker_does_not_wait_for_itself():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        # two such tasks at once: the second runs while the first waits for its jobs
+        a, b = client.gather([client.submit(_task_that_spreads, 3, pure=False),
+                              client.submit(_task_that_spreads, 2, pure=False)])
+    assert a[0] == [0, 1, 4] and b[0] == [0, 1]
+    assert not a[1] and not b[1], "the jobs ran in the thread of the task that spread them"
+    assert a[2] == b[2] == 1   # width: the cluster's one worker
+
+
+def test_spread_elsewhere_runs_the_jobs_here_in_order():
+    from flows import runners
+
+    assert not runners.on_dask_worker()
+    out = runners.spread([(_square, (i,)) for i in range(4)], "dask")   # no flow, no worker
+    assert [r for r, _ in out] == [0, 1, 4, 9]
+    assert {t for _, t in out} == {threading.get_ident()}
+    assert runners.width("here") == 1
