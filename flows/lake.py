@@ -1112,9 +1112,19 @@ def _fsync(path: Path) -> None:
 
 
 def _fsync_tree(root: Path) -> None:
+    """Flush a staged tree: its folders' entries, and the files written into it. A file with
+    more than one link is a hard link to a live file (_link_file, _link_tree: a kept segment, an
+    unchanged table), whose bytes were flushed when they were first published; flushing them
+    again cost a 2,000-report lake ~0.2 s per publish (~600 files)."""
     for dirpath, _, files in os.walk(root):
         for f in files:
-            _fsync(Path(dirpath) / f)
+            path = Path(dirpath) / f
+            try:
+                if os.stat(path, follow_symlinks=False).st_nlink > 1:
+                    continue
+            except OSError:
+                pass
+            _fsync(path)
         _fsync(Path(dirpath))
 
 

@@ -228,3 +228,21 @@ def test_replaced_versions_leave_the_trash_after_the_grace_period(tmp_path, monk
     monkeypatch.setattr(lake_mod, "TRASH_GRACE_S", -1)
     publish(lake, "indicator_panel", panel_rows("a.txt", [2023]), "r3")
     assert len(list(trash.iterdir())) == 1   # only the version this publish replaced
+
+
+def test_publish_flushes_the_files_it_wrote_not_the_links_to_live_ones(tmp_path, monkeypatch):
+    """_fsync_tree: every folder of the staged tree and every file written into it are flushed;
+    a hard link to a live file (a kept segment, an unchanged table) is not flushed again."""
+    import os
+
+    flushed = []
+    monkeypatch.setattr(lake_mod, "_fsync", lambda p: flushed.append(os.fspath(p)))
+    live, staged = tmp_path / "live", tmp_path / "staged"
+    live.mkdir()
+    (live / "kept.parquet").write_bytes(b"old")
+    (staged / "t" / "year=2020").mkdir(parents=True)
+    (staged / "t" / "year=2020" / "new.parquet").write_bytes(b"new")
+    os.link(live / "kept.parquet", staged / "t" / "kept.parquet")
+    lake_mod._fsync_tree(staged)
+    assert sorted(os.path.relpath(p, staged) for p in flushed) == sorted(
+        [".", "t", os.path.join("t", "year=2020"), os.path.join("t", "year=2020", "new.parquet")])
