@@ -696,21 +696,20 @@ class Lake:
         flow wrote them); LakeAuditError when one says it failed of a table this publish carries
         (`tables`; a failed report that names no table counts for all); None when there is none.
         (A run whose BI suites failed publishes its rows without the BI tables.)"""
-        d = self.root / "validation"
-        paths = sorted(p for p in d.glob(f"{run_id}*.json")
-                       if p.stem == run_id or p.stem.startswith(run_id + "-")) if d.is_dir() else []
-        if not paths:
+        names = [n for n in self.text_names("validation", ".json")
+                 if n[:-len(".json")] == run_id or n.startswith(run_id + "-")]
+        if not names:
             return None
         out = {"success": True, "reports": [], "tables": {}}
-        for path in paths:
-            report = json.loads(path.read_text(encoding="utf-8"))
+        for name in names:
+            report = json.loads(self.read_text("validation", name) or "{}")
             if not report.get("success"):
                 named = set(report.get("tables") or {})
                 if tables is not None and named and not named & set(tables):
                     continue   # about tables this publish does not carry
-                raise LakeAuditError(f"run {run_id} did not pass validation ({path}): refusing to "
-                                     "publish it")
-            out["reports"].append(path.relative_to(self.root).as_posix())
+                raise LakeAuditError(f"run {run_id} did not pass validation (validation/{name}): "
+                                     "refusing to publish it")
+            out["reports"].append(f"validation/{name}")
             out["tables"].update(report.get("tables") or {})
         n = sum((t or {}).get("expectations", 0) for t in out["tables"].values())
         out["summary"] = f"validation passed: {n} expectations on {len(out['tables'])} tables"
@@ -1507,7 +1506,10 @@ class ObjectStoreLake(Lake):
     def publish(self, run_id: str, sources: dict | None = None, touched: dict | None = None,
                 meta: dict | None = None, versions_of: dict | None = None) -> list[str]:
         """One PUT of the pointer makes every table staged by the run live at once; the rows of
-        `sources` are replaced, every other segment is kept (see Lake.publish)."""
+        `sources` are replaced, every other segment is kept (see Lake.publish). Raises
+        LakeAuditError, publishing nothing, when the run's validation report says it failed of
+        a table it carries. (Unlike a local lake's, the staged objects are not hashed again
+        here: they were read back and checked by the task that wrote them.)"""
         replace = set(sources or ())
         pointer = self._pointer()
         now = time.time()
@@ -1532,6 +1534,11 @@ class ObjectStoreLake(Lake):
         if not entries and not touched:
             self.discard(run_id)
             return []
+        try:   # as on a local lake: never publish a run whose validation report says it failed
+            self._validation_of(run_id, list(entries))
+        except LakeAuditError:
+            self.discard(run_id)
+            raise
         keep = {f for e in pointer["tables"].values() for f in e["files"]}
         staged_files = {f for e in entries.values() for f in e["files"]}
         retired = []

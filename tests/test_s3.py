@@ -114,3 +114,32 @@ def test_the_s3_lock_is_exclusive(s3):
                 pass
     with b.lock():  # released: free again
         pass
+
+
+def test_a_failed_validation_is_never_published_on_s3(s3):
+    """The object-store lake refuses, like a local one, a run whose validation report failed;
+    its staged objects go."""
+    import pyarrow as pa
+
+    from flows.lake import Lake, LakeAuditError
+    from flows.schemas import schema
+
+    lake = Lake("s3://gwr-test/refuse")
+    sch = schema("reports")
+    row = {n: None for n in sch.names} | dict(source_name="a.txt", doc_index=1, item_index=1,
+                                              is_report=True, text="t", glossary="",
+                                              removed_lines=0, removed_detail="{}", sha256="0" * 64)
+    lake.stage("r1", "reports", pa.Table.from_pylist([row], schema=sch))
+    lake.publish("r1")
+    lake.stage("r2", "reports", pa.Table.from_pylist([row, row | {"doc_index": 2}], schema=sch))
+    lake.write_text("validation", "r2.json", json.dumps({"success": False, "tables": {"reports": {}}}))
+    with pytest.raises(LakeAuditError, match="did not pass validation"):
+        lake.publish("r2")
+    assert lake.read_table("reports").num_rows == 1
+    assert not _fs().exists("gwr-test/refuse/_staging/r2")
+    # a failed report about tables this publish does not carry does not stop it
+    lake.stage("r3", "reports", pa.Table.from_pylist([row, row | {"doc_index": 3}], schema=sch))
+    lake.write_text("validation", "r3-bi.json", json.dumps({"success": False,
+                                                            "tables": {"indicator_wide": {}}}))
+    lake.publish("r3")
+    assert lake.read_table("reports").num_rows == 2
