@@ -87,6 +87,23 @@ def test_wide_prefers_the_final_figure_then_the_first_source():
     assert row["sources"] == "b#1,c#1"
 
 
+def test_documents_of_two_folders_with_one_file_name_are_told_apart():
+    """The evidence names a document by its source without the extension: a source in a
+    subfolder keeps the folder, or 2022/report.txt and 2023/report.txt would both be report#1."""
+    t = indicator_wide(panel(
+        {"source_name": "2022/report.txt", "value": 5.0},
+        {"source_name": "2023/report.txt", "indicator": "cpi", "value": 2.0},
+    ))
+    (row,) = t.to_pylist()
+    assert row["sources"] == "2022/report#1,2023/report#1"
+    a = attainment(panel(
+        {"source_name": "2022/report.txt", "kind": "target", "year": 2023, "value": 6.0,
+         "qualifier": "about"},
+        {"source_name": "2023/report.txt", "year": 2023, "value": 6.5},
+    )).to_pylist()
+    assert [(r["target_source"], r["actual_source"]) for r in a] == [("2022/report#1", "2023/report#1")]
+
+
 def test_wide_refuses_a_value_it_has_no_column_for():
     with pytest.raises(WideColumnMissing, match="gdp level in 'tonne'"):
         indicator_wide(panel({"measure": "level", "unit": "tonne", "value": 1.0}))

@@ -14,9 +14,12 @@ from .model import AttainmentRow, PanelRow
 
 
 def _doc(r: PanelRow) -> str:
-    stem = r.source_name.rsplit("/", 1)[-1]
-    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
-    return f"{stem}#{r.doc_index}"
+    """The document a row comes from, as the reference labels name it: its source's name without
+    the extension, #, its index in the source (000_c9b0bbd917161d38#1). A source in a subfolder
+    keeps its folder (2023/hailar#1): two folders may hold files of the same name."""
+    folder, _, name = r.source_name.rpartition("/")
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return f"{folder + '/' if folder else ''}{stem}#{r.doc_index}"
 
 
 def target_attainment(panel: list[PanelRow]) -> list[AttainmentRow]:
