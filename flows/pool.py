@@ -74,9 +74,10 @@ def _call(env: dict, cwd: str, fn, args):
     try:
         return fn(*args)
     finally:   # what the job freed goes back to the OS before the worker waits for the next one
-        from . import memory
+        if not getattr(fn, "releases_memory", False):   # (unless the job did it: memory.releases)
+            from . import memory
 
-        memory.release()
+            memory.release()
 
 
 def _submit(pool: ProcessPoolExecutor, fn, args):

@@ -103,6 +103,7 @@ def fetch_one(p: Planned, lake: str) -> Fetched:
     return out
 
 
+@memory.releases
 def fetch_files(chunk: list[Planned], lake: str) -> list[Fetched]:
     """Local files -> bronze, one chunk of them."""
     out = [fetch_one(p, lake) for p in chunk]
@@ -188,6 +189,7 @@ class ChunkResult:
     stats: dict = field(default_factory=dict)
 
 
+@memory.releases
 def process_sources(sources: list[tuple[str, str]], run_id: str, lake: str) -> ChunkResult:
     """clean -> split -> extract -> panel for the (source_name, sha256) of one chunk (their items
     read from bronze); the rows staged as one segment per table of the run."""
@@ -245,6 +247,7 @@ def _batches(lk: Lake, run_id: str, table: str, sources: list[tuple[str, str]],
     yield from lk.iter_staged(run_id, table, CHECK_ROWS, CHECK_BYTES, nulls_only=nulls_only)
 
 
+@memory.releases   # (after its last batch)
 def check_table(lake: str, run_id: str, table: str, sources: list[tuple[str, str]],
                 expectations: str | None) -> dict:
     """One table's staged rows (its bronze items for source_items) against its suite ->
@@ -296,6 +299,7 @@ def panel_to_be(lake: str, run_id: str, replaced: list[str], where: tuple[str, l
                             set(replaced))
 
 
+@memory.releases
 def bi_of_regions(lake: str, run_id: str, replaced: list[str], regions: list[str]) -> dict:
     """bi.bi_tables of the panel to be, for some regions: each job of a whole rebuild reads its
     own regions' rows (the caller holds none of the panel)."""

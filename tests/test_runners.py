@@ -43,3 +43,20 @@ def test_spread_elsewhere_runs_the_jobs_here_in_order():
     assert [r for r, _ in out] == [0, 1, 4, 9]
     assert {t for _, t in out} == {threading.get_ident()}
     assert runners.width("here") == 1
+
+
+def test_a_pool_job_that_releases_memory_itself_is_not_released_twice(monkeypatch):
+    """flows/pool.py _call runs memory.release() after a job, unless the job ends with one
+    (memory.releases): the work functions of a chunk, a table's check, a BI region group."""
+    from flows import memory, pool, work
+
+    calls = []
+    monkeypatch.setattr(memory, "release", lambda: calls.append(1))
+    assert pool._call(dict(__import__("os").environ), __import__("os").getcwd(), len, ([1, 2],)) == 2
+    assert calls == [1]
+    for fn in (work.fetch_files, work.process_sources, work.check_table, work.bi_of_regions):
+        assert getattr(fn, "releases_memory", False), fn.__name__
+    calls.clear()
+    marked = memory.releases(lambda: memory.release() or "done")
+    assert pool._call(dict(__import__("os").environ), __import__("os").getcwd(), marked, ()) == "done"
+    assert calls == [1]
