@@ -243,9 +243,9 @@ def _region_order(panel: pa.Table, focus: set[str] | None) -> list[str]:
 
 
 def _doc(r: dict) -> str:
-    stem = r["source_name"].rsplit("/", 1)[-1]
-    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
-    return f"{stem}#{r['doc_index']}"
+    from .core.attainment import doc_id
+
+    return doc_id(r["source_name"], r["doc_index"])
 
 
 def _region_section(i: int, region: str, meta: dict, values: list[dict],

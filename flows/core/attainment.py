@@ -13,13 +13,17 @@ from . import vocab as vocab_mod
 from .model import AttainmentRow, PanelRow
 
 
-def _doc(r: PanelRow) -> str:
-    """The document a row comes from, as the reference labels name it: its source's name without
-    the extension, #, its index in the source (000_c9b0bbd917161d38#1). A source in a subfolder
-    keeps its folder (2023/hailar#1): two folders may hold files of the same name."""
-    folder, _, name = r.source_name.rpartition("/")
+def doc_id(source_name: str, doc_index) -> str:
+    """The document a value comes from, as the reference labels name it: its source's name
+    without the extension, #, its index in the source (000_c9b0bbd917161d38#1). A source in a
+    subfolder keeps its folder (2023/hailar#1): two folders may hold files of the same name."""
+    folder, _, name = source_name.rpartition("/")
     stem = name.rsplit(".", 1)[0] if "." in name else name
-    return f"{folder + '/' if folder else ''}{stem}#{r.doc_index}"
+    return f"{folder + '/' if folder else ''}{stem}#{doc_index}"
+
+
+def _doc(r: PanelRow) -> str:
+    return doc_id(r.source_name, r.doc_index)
 
 
 def target_attainment(panel: list[PanelRow]) -> list[AttainmentRow]:
