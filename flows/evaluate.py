@@ -92,6 +92,8 @@ def _row_dict(row: Row, other: Row | None) -> dict:
 
 
 def doc_id(source_name: str, doc_index: int) -> str:
+    """The reference labels' key of a document: the file's stem only, as the labels name the
+    seeds (the BI tables and the report keep a subfolder: flows.core.attainment.doc_id)."""
     return f"{PurePosixPath(source_name).stem}#{doc_index}"
 
 

@@ -71,13 +71,18 @@ def _call(env: dict, cwd: str, fn, args):
         faults.reset()   # GWR_CRASH_AT / GWR_PAUSE_AT are read again
     if os.getcwd() != cwd:
         os.chdir(cwd)
-    try:
-        return fn(*args)
-    finally:   # what the job freed goes back to the OS before the worker waits for the next one
-        if not getattr(fn, "releases_memory", False):   # (unless the job did it: memory.releases)
-            from . import memory
+    from . import memory
 
-            memory.release()
+    # what the job freed goes back to the OS before the worker waits for the next one (a job
+    # that ends with a release does it itself: memory.releases; unless it failed on the way)
+    try:
+        out = fn(*args)
+    except BaseException:
+        memory.release()
+        raise
+    if not getattr(fn, "releases_memory", False):
+        memory.release()
+    return out
 
 
 def _submit(pool: ProcessPoolExecutor, fn, args):

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from .core.attainment import doc_id
+
 TIER_ORDER = {"national": 0, "province": 1, "city": 2, "county": 3, "district": 4, "zone": 5}
 KIND_COLORS = {"actual": "#1f77b4", "target": "#e4572e"}
 STATUS_COLORS = {"met": "#2a9d8f", "missed": "#e4572e", "unknown": "#8d99ae"}
@@ -242,12 +244,6 @@ def _region_order(panel: pa.Table, focus: set[str] | None) -> list[str]:
                                        meta[g][1] or "", g))
 
 
-def _doc(r: dict) -> str:
-    from .core.attainment import doc_id
-
-    return doc_id(r["source_name"], r["doc_index"])
-
-
 def _region_section(i: int, region: str, meta: dict, values: list[dict],
                     attainment: list[dict], charts: dict) -> str:
     where = ", ".join(x for x in (meta.get("tier"), meta.get("province")) if x and x != region)
@@ -270,7 +266,8 @@ def _region_section(i: int, region: str, meta: dict, values: list[dict],
         rows.append([_e(_label(r["indicator"])), _e(r["measure"]), _e(r["kind"]), _e(r["year"]),
                      _e(value), _e(r["unit"] or ""),
                      _e(r["qualifier"] or "") + (" (预计)" if r["estimate"] else ""),
-                     _e(r["value_text"]), f"<q>{_e(r['quote'])}</q>", _e(_doc(r))])
+                     _e(r["value_text"]), f"<q>{_e(r['quote'])}</q>",
+                     _e(doc_id(r["source_name"], r["doc_index"]))])
     out.append(f"<h3>Values and their evidence ({len(rows)})</h3>")
     out.append(_table(VALUE_HEADERS, rows, "values"))
     out.append("</section>")

@@ -101,17 +101,20 @@ def spread(jobs: list[tuple], where: str = "here") -> list:
 
         return pool.run_all(jobs)
     if where == "dask" and len(jobs) > 1:
+        def gather(client, priority: int = 0) -> list:
+            return client.gather([client.submit(fn, *args, pure=False, priority=priority)
+                                  for fn, args in jobs])
+
         # on a worker first: a task run there sees the flow's run context, task runner included
         if on_dask_worker():
             from distributed import worker_client
 
             # before the task runs queued: a task that waits for its jobs holds its memory
             with worker_client() as client:
-                return client.gather([client.submit(fn, *args, pure=False, priority=1)
-                                      for fn, args in jobs])
+                return gather(client, priority=1)
         client = dask_client()
         if client is not None:
-            return client.gather([client.submit(fn, *args, pure=False) for fn, args in jobs])
+            return gather(client)
     return [fn(*args) for fn, args in jobs]
 
 
