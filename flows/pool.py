@@ -79,9 +79,14 @@ def _call(env: dict, cwd: str, fn, args):
         out = fn(*args)
     except BaseException:
         memory.release()
+        memory.settle()
         raise
     if not getattr(fn, "releases_memory", False):
         memory.release()
+    # what is alive now (modules, vocabularies, caches: the job's garbage was just collected)
+    # stays alive in this worker: out of the collector's sight, so the full collection of the
+    # next job's release walks only what that job made (~5 ms instead of ~25 ms per job)
+    memory.settle()
     return out
 
 

@@ -50,10 +50,16 @@ def test_a_pool_job_that_releases_memory_itself_is_not_released_twice(monkeypatc
     (memory.releases): the work functions of a chunk, a table's check, a BI region group."""
     from flows import memory, pool, work
 
-    calls = []
+    calls, settled = [], []
     monkeypatch.setattr(memory, "release", lambda: calls.append(1))
+    # after each job the worker puts what is alive out of the collector's sight (gc.freeze)
+    monkeypatch.setattr(memory, "settle", lambda: settled.append(len(calls)))
     assert pool._call(dict(__import__("os").environ), __import__("os").getcwd(), len, ([1, 2],)) == 2
-    assert calls == [1]
+    assert calls == [1] and settled == [1]    # released, then settled
+    with pytest.raises(ZeroDivisionError):
+        pool._call(dict(__import__("os").environ), __import__("os").getcwd(), divmod, (1, 0))
+    assert calls == [1, 1] and settled == [1, 2]
+    calls.clear()
     for fn in (work.fetch_files, work.process_sources, work.check_table, work.bi_of_regions):
         assert getattr(fn, "releases_memory", False), fn.__name__
     calls.clear()
