@@ -186,13 +186,20 @@ def compact(data: pa.Table, columns: set[str]) -> pa.Table:
 def _to_pandas(data: pa.Table):
     """pandas for GX, its strings as Python objects: GX filters the whole frame for every
     expectation with a row_condition, and taking rows of Arrow-backed strings (pandas' default)
-    copies their bytes each time; Python strings are taken by reference (4x less time on reports)."""
+    copies their bytes each time; Python strings are taken by reference (4x less time on reports).
+    Integer columns narrower than 64 bits (year, doc_index: int32) become int64, the same values:
+    GX 1.x compares only int64 / float64 columns vectorised (column_values_between checks
+    `dtype in [int, float]`) and calls a Python function per value of any other."""
+    import numpy as np
     import pandas as pd
 
     df = data.to_pandas()
-    strings = {c: pd.StringDtype("python", na_value=df[c].dtype.na_value) for c in df.columns
-               if isinstance(df[c].dtype, pd.StringDtype) and df[c].dtype.storage == "pyarrow"}
-    return df.astype(strings) if strings else df
+    cast = {c: pd.StringDtype("python", na_value=df[c].dtype.na_value) for c in df.columns
+            if isinstance(df[c].dtype, pd.StringDtype) and df[c].dtype.storage == "pyarrow"}
+    cast.update({c: np.int64 for c in df.columns
+                 if isinstance(df[c].dtype, np.dtype) and df[c].dtype.kind in "iu"
+                 and df[c].dtype != np.int64 and not (df[c].dtype.kind == "u" and df[c].dtype.itemsize == 8)})
+    return df.astype(cast) if cast else df
 
 
 def validate_tables(tables: dict[str, pa.Table],

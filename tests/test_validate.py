@@ -100,3 +100,19 @@ def test_the_lake_skips_texts_parquet_says_hold_no_null(reports, tmp_path):
     lk.write_bronze("0" * 64, items)
     assert lk.read_bronze("0" * 64, {"text"})["text"].to_pylist() == [""]
     assert lk.read_bronze("0" * 64)["text"].to_pylist() == ["全年增长6%"]
+
+
+def test_gx_gets_narrow_integers_as_int64_and_the_same_values():
+    """GX 1.x compares only int64 / float64 columns vectorised (a Python call per value of an
+    int32 column): _to_pandas widens them, values and nulls unchanged."""
+    import numpy as np
+    import pyarrow as pa
+
+    from flows.validate import _to_pandas
+
+    t = pa.table({"year": pa.array([2023, 2024], pa.int32()), "n": pa.array([1, None], pa.int16()),
+                  "s": pa.array(["a", None], pa.string()), "v": pa.array([1.5, 2.0])})
+    df = _to_pandas(t)
+    assert df["year"].dtype == np.int64 and df["year"].tolist() == [2023, 2024]
+    assert df["n"].isna().tolist() == [False, True] and df["n"].iloc[0] == 1   # nulls: float64
+    assert df["s"].tolist()[0] == "a" and df["v"].dtype == np.float64
