@@ -15,8 +15,8 @@ from __future__ import annotations
 import pyarrow as pa
 
 from .core.attainment import _doc, target_attainment
-from .core.model import PanelRow, as_dicts, column_names
-from .schemas import to_table, wide_value_columns
+from .core.model import PanelRow, column_names
+from .schemas import from_objects, to_table, wide_value_columns
 
 BI_TABLES = ("indicator_wide", "target_attainment")
 
@@ -26,9 +26,10 @@ class WideColumnMissing(ValueError):
 
 
 def panel_rows(panel: pa.Table) -> list[PanelRow]:
-    """An indicator_panel table -> PanelRows, in a fixed order (the panel's key)."""
+    """An indicator_panel table -> PanelRows, in a fixed order (the panel's key). Column by
+    column, the rows made positionally (no dict per row)."""
     names = column_names(PanelRow)
-    rows = [PanelRow(**{n: r[n] for n in names}) for r in panel.select(names).to_pylist()]
+    rows = list(map(PanelRow, *(panel.column(n).to_pylist() for n in names)))
     rows.sort(key=lambda r: (r.source_name, r.doc_index, r.indicator, r.kind, r.measure))
     return rows
 
@@ -40,16 +41,16 @@ def _column(cols: dict, r: PanelRow) -> str | None:
     return col
 
 
-def indicator_wide(panel: pa.Table) -> pa.Table:
+def indicator_wide(panel: pa.Table, rows: list[PanelRow] | None = None) -> pa.Table:
     """The panel pivoted: one row per (region, year, kind). Where two reports give a value for
     the same cell (a re-published report), the final figure beats an estimate (预计), then the
     first source in name order wins, as in target_attainment. Rows without a region or year
-    cannot be placed and are left out."""
+    cannot be placed and are left out. rows: panel_rows(panel), when the caller has them."""
     cols = wide_value_columns()
     best: dict[tuple, dict[str, PanelRow]] = {}
     meta: dict[tuple, dict] = {}
     absent: dict[tuple, dict[str, str]] = {}
-    for r in panel_rows(panel):
+    for r in panel_rows(panel) if rows is None else rows:
         if not r.region or r.year is None:
             continue
         key = (r.region, r.year, r.kind)
@@ -89,9 +90,16 @@ def _doc_order(doc: str) -> tuple[str, int]:
     return stem, int(n) if n.isdigit() else 0
 
 
-def attainment(panel: pa.Table) -> pa.Table:
-    """target_attainment of the whole panel, as a table of flows/schemas.py's schema."""
-    return to_table("target_attainment", as_dicts(target_attainment(panel_rows(panel))))
+def attainment(panel: pa.Table, rows: list[PanelRow] | None = None) -> pa.Table:
+    """target_attainment of the whole panel, as a table of flows/schemas.py's schema. rows:
+    panel_rows(panel), when the caller has them."""
+    return from_objects("target_attainment",
+                        target_attainment(panel_rows(panel) if rows is None else rows))
+
+
+def _both(panel: pa.Table) -> dict[str, pa.Table]:
+    rows = panel_rows(panel)   # once for both tables
+    return {"indicator_wide": indicator_wide(panel, rows), "target_attainment": attainment(panel, rows)}
 
 
 GROUP_ROWS = 50_000   # panel rows turned into Python rows at a time
@@ -106,7 +114,7 @@ def bi_tables(panel: pa.Table, group_rows: int = GROUP_ROWS) -> dict[str, pa.Tab
 
     placed = panel.filter(pc.is_valid(panel["region"]))
     if placed.num_rows <= group_rows:
-        return {"indicator_wide": indicator_wide(placed), "target_attainment": attainment(placed)}
+        return _both(placed)
     counts = placed.group_by("region").aggregate([([], "count_all")]).sort_by("region")
     groups, cur, n = [], [], 0
     for region, k in zip(counts["region"].to_pylist(), counts["count_all"].to_pylist()):
@@ -119,8 +127,8 @@ def bi_tables(panel: pa.Table, group_rows: int = GROUP_ROWS) -> dict[str, pa.Tab
     out: dict[str, list[pa.Table]] = {"indicator_wide": [], "target_attainment": []}
     for g in groups:
         sub = placed.filter(pc.is_in(placed["region"], value_set=pa.array(g, pa.string())))
-        out["indicator_wide"].append(indicator_wide(sub))
-        out["target_attainment"].append(attainment(sub))
+        for name, t in _both(sub).items():
+            out[name].append(t)
     return {name: pa.concat_tables(parts) for name, parts in out.items()}
 
 
