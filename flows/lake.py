@@ -302,6 +302,26 @@ class Lake:
         return _read_sparing([path], TABLES["source_items"][1], nulls_only,
                              lambda cols: pq.read_table(path, columns=cols))
 
+    def bronze_bytes(self, sha256: str) -> int:
+        """The size on disk of a landed source file's items (compressed Parquet)."""
+        return self._bronze_path(sha256).stat().st_size
+
+    def read_bronzes(self, shas: list[str], nulls_only: frozenset[str] | set[str] = frozenset(),
+                     ) -> pa.Table:
+        """The items of several landed source files in one read (Arrow reads the files side by
+        side): the rows read_bronze gives for each, in no set order; their sha256 column says
+        whose they are. nulls_only: as read_bronze (a column is spared only if no file holds
+        a null in it)."""
+        schema = TABLES["source_items"][1]
+        paths = [str(self._bronze_path(s)) for s in shas]
+        if not paths:
+            return schema.empty_table()
+        filesystem = getattr(self, "pafs", None)
+        dataset = ds.dataset(paths, format="parquet", schema=schema, filesystem=filesystem)
+        return _read_sparing(paths, schema, nulls_only,
+                             lambda cols: dataset.to_table(columns=cols or schema.names),
+                             filesystem=filesystem)
+
     # ---- whole tables: read, stage, publish -------------------------------------------------
     def read_table(self, table: str, where: tuple[str, list] | None = None,
                    columns: list[str] | None = None) -> pa.Table:
@@ -1180,10 +1200,14 @@ def _swap_layer(staged: Path, live: Path, old: Path, point: str) -> None:
         os.rename(staged, live)
 
 
-def _no_nulls(path, column: str, filesystem=None) -> bool:
+def _footer(path, filesystem=None):
+    return pq.ParquetFile(path, filesystem=filesystem).metadata if filesystem else pq.read_metadata(path)
+
+
+def _no_nulls(path, column: str, filesystem=None, md=None) -> bool:
     """Whether Parquet's statistics say a file's column holds no null (False when a row group has
-    no null count)."""
-    md = pq.ParquetFile(path, filesystem=filesystem).metadata if filesystem else pq.read_metadata(path)
+    no null count). md: the file's footer, when the caller has read it."""
+    md = md if md is not None else _footer(path, filesystem)
     idx = [j for j in range(md.num_columns) if md.schema.column(j).path == column]
     if len(idx) != 1:
         return False
@@ -1198,8 +1222,10 @@ def _read_sparing(files: list, schema: pa.Schema, nulls_only, read, filesystem=N
     """read(columns) of `files` as a table of `schema`, without the string columns of nulls_only
     that hold no null in any file (per Parquet's statistics): those come back as "" in every row
     (the caller needs only their nulls). A column with a null somewhere is read."""
-    spared = [n for n in nulls_only if n in schema.names and pa.types.is_string(schema.field(n).type)
-              and files and all(_no_nulls(f, n, filesystem) for f in files)]
+    wanted = [n for n in nulls_only if n in schema.names and pa.types.is_string(schema.field(n).type)]
+    footers = [_footer(f, filesystem) for f in files] if wanted else []   # each read once
+    spared = [n for n in wanted
+              if files and all(_no_nulls(f, n, filesystem, md) for f, md in zip(files, footers))]
     if not spared:
         return read(None).select(schema.names).cast(schema)
     data = read([n for n in schema.names if n not in spared])
@@ -1362,6 +1388,9 @@ class ObjectStoreLake(Lake):
         return _read_sparing([path], TABLES["source_items"][1], nulls_only,
                              lambda cols: pq.read_table(path, columns=cols, filesystem=self.pafs),
                              filesystem=self.pafs)
+
+    def bronze_bytes(self, sha256: str) -> int:
+        return int(self.fs.size(self._bronze_path(sha256)))
 
     # ---- whole tables through the pointer -----------------------------------------------------
     def _pointer(self) -> dict:

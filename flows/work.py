@@ -235,16 +235,49 @@ def suites_dir(expectations: str | None) -> Path:
 def _batches(lk: Lake, run_id: str, table: str, sources: list[tuple[str, str]],
              nulls_only: frozenset[str] | set[str] = frozenset()):
     """The run's rows of `table`, in pieces of at most about CHECK_ROWS rows and CHECK_BYTES
-    (a source's bronze items at a time). Bronze rows are named as the run found their file (one
+    (bronze: the items of up to BRONZE_FILES sources at a time). Bronze rows are named as the run found their file (one
     file's bytes may have landed under another name before). nulls_only: columns of which only
     the nulls are needed (Lake.read_bronze)."""
     if table == "source_items":
-        for name, sha in sources:
-            t = lk.read_bronze(sha, nulls_only)
-            yield t.set_column(t.schema.get_field_index("source_name"), "source_name",
-                               pa.array([name] * t.num_rows, pa.string()))
+        # several files per read (Arrow reads them side by side: ~4x less time than a read per
+        # file), up to BRONZE_FILES files or about CHECK_BYTES in memory (Parquet: ~4x its size)
+        group: list[tuple[str, str]] = []
+        size = 0
+        for i, (name, sha) in enumerate(sources):
+            group.append((name, sha))
+            size += 4 * lk.bronze_bytes(sha)
+            if len(group) >= BRONZE_FILES or size >= CHECK_BYTES or i == len(sources) - 1:
+                yield _named_bronze(lk, group, nulls_only)
+                group, size = [], 0
         return
     yield from lk.iter_staged(run_id, table, CHECK_ROWS, CHECK_BYTES, nulls_only=nulls_only)
+
+
+BRONZE_FILES = 64
+
+
+def _named_bronze(lk: Lake, group: list[tuple[str, str]], nulls_only) -> pa.Table:
+    """The bronze items of (source_name, sha256) pairs, each row named as this run found its
+    file (the bytes may have landed under another name before; two files of one run with the
+    same bytes give their rows once per name)."""
+    import pyarrow.compute as pc
+
+    shas = list(dict.fromkeys(sha for _, sha in group))
+    t = lk.read_bronzes(shas, set(nulls_only) - {"sha256"})   # the rows' owner is read
+    first: dict[str, str] = {}
+    for name, sha in group:
+        first.setdefault(sha, name)
+    col = t.schema.get_field_index("source_name")
+    owner = pc.index_in(t["sha256"], value_set=pa.array(shas, pa.string()))
+    named = t.set_column(col, "source_name",
+                         pc.take(pa.array([first[s] for s in shas], pa.string()), owner))
+    parts = [named]
+    for name, sha in group:
+        if first[sha] != name:
+            rows = named.filter(pc.equal(named["sha256"], sha))
+            parts.append(rows.set_column(col, "source_name",
+                                         pa.array([name] * rows.num_rows, pa.string())))
+    return pa.concat_tables(parts)
 
 
 @memory.releases   # (after its last batch)

@@ -5,6 +5,7 @@ import threading
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -246,3 +247,25 @@ def test_publish_flushes_the_files_it_wrote_not_the_links_to_live_ones(tmp_path,
     lake_mod._fsync_tree(staged)
     assert sorted(os.path.relpath(p, staged) for p in flushed) == sorted(
         [".", "t", os.path.join("t", "year=2020"), os.path.join("t", "year=2020", "new.parquet")])
+
+
+def test_bronze_read_many_at_once_is_named_as_the_run_found_each_file(tmp_path):
+    """work._batches reads the bronze of several sources in one read: each row is named as this
+    run found its file, and bytes found under two names give their rows under each name."""
+    from flows import work
+
+    lake = str(tmp_path / "lake")
+    a = "某市政府工作报告\n全年实现地区生产总值887亿元,增长6.8%。\n".encode()
+    b = "某县政府工作报告\n今年预期目标是:地区生产总值增长7%左右。\n".encode()
+    fa, fb = work.land("a.txt", "a.txt", a, lake), work.land("b.txt", "b.txt", b, lake)
+    assert fa.ok and fb.ok
+    lk = Lake(lake)
+    got = work._named_bronze(lk, [("a.txt", fa.sha256), ("b.txt", fb.sha256),
+                                  ("copy_of_a.txt", fa.sha256)], {"text", "encoding"})
+    assert sorted(zip(got["source_name"].to_pylist(), got["sha256"].to_pylist())) == sorted(
+        [("a.txt", fa.sha256), ("b.txt", fb.sha256), ("copy_of_a.txt", fa.sha256)])
+    assert set(got["text"].to_pylist()) == {""}          # spared: only its nulls were needed
+    one = lk.read_bronze(fb.sha256)
+    both = lk.read_bronzes([fa.sha256, fb.sha256])
+    assert both.filter(pc.equal(both["sha256"], fb.sha256)).equals(one)
+    assert set(both["text"].to_pylist()) == {a.decode(), b.decode()}
