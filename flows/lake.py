@@ -298,9 +298,7 @@ class Lake:
         """The items of one landed source file. nulls_only: string columns of which the caller
         needs only the nulls (a validation): one that Parquet's statistics say holds none is not
         read, and comes back as "" in every row."""
-        path = self._bronze_path(sha256)
-        return _read_sparing([path], TABLES["source_items"][1], nulls_only,
-                             lambda cols: pq.read_table(path, columns=cols))
+        return self.read_bronzes([sha256], nulls_only)
 
     def bronze_bytes(self, sha256: str) -> int:
         """The size on disk of a landed source file's items (compressed Parquet)."""
@@ -309,8 +307,8 @@ class Lake:
     def read_bronzes(self, shas: list[str], nulls_only: frozenset[str] | set[str] = frozenset(),
                      ) -> pa.Table:
         """The items of several landed source files in one read (Arrow reads the files side by
-        side): the rows read_bronze gives for each, in no set order; their sha256 column says
-        whose they are. nulls_only: as read_bronze (a column is spared only if no file holds
+        side): each file's items in its order, the files in no set order; their sha256 column
+        says whose they are. nulls_only: as read_bronze (a column is spared only if no file holds
         a null in it)."""
         schema = TABLES["source_items"][1]
         paths = [str(self._bronze_path(s)) for s in shas]
@@ -1382,12 +1380,6 @@ class ObjectStoreLake(Lake):
         table = table.cast(TABLES["source_items"][1])
         pq.write_table(table, key, filesystem=self.pafs, **parquet_options(table))
         return True
-
-    def read_bronze(self, sha256: str, nulls_only: frozenset[str] | set[str] = frozenset()) -> pa.Table:
-        path = self._bronze_path(sha256)
-        return _read_sparing([path], TABLES["source_items"][1], nulls_only,
-                             lambda cols: pq.read_table(path, columns=cols, filesystem=self.pafs),
-                             filesystem=self.pafs)
 
     def bronze_bytes(self, sha256: str) -> int:
         return int(self.fs.size(self._bronze_path(sha256)))

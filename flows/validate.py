@@ -196,9 +196,9 @@ def _to_pandas(data: pa.Table):
     df = data.to_pandas()
     cast = {c: pd.StringDtype("python", na_value=df[c].dtype.na_value) for c in df.columns
             if isinstance(df[c].dtype, pd.StringDtype) and df[c].dtype.storage == "pyarrow"}
-    cast.update({c: np.int64 for c in df.columns
+    cast.update({c: np.int64 for c in df.columns   # (u)int8-32: int64 holds every value
                  if isinstance(df[c].dtype, np.dtype) and df[c].dtype.kind in "iu"
-                 and df[c].dtype != np.int64 and not (df[c].dtype.kind == "u" and df[c].dtype.itemsize == 8)})
+                 and df[c].dtype.itemsize < 8})
     return df.astype(cast) if cast else df
 
 

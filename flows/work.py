@@ -224,6 +224,7 @@ def process_sources(sources: list[tuple[str, str]], run_id: str, lake: str) -> C
 CHECK_ROWS = int(os.environ.get("GWR_CHECK_ROWS") or 60_000)
 CHECK_BYTES = int(os.environ.get("GWR_CHECK_BYTES") or 32 * 1024 * 1024)   # in memory, per batch
 CHECKED = ("source_items", "reports", "indicator_mentions", "indicator_panel")
+BRONZE_FILES = 64   # bronze files read at once by the validation of source_items
 
 
 def suites_dir(expectations: str | None) -> Path:
@@ -235,9 +236,9 @@ def suites_dir(expectations: str | None) -> Path:
 def _batches(lk: Lake, run_id: str, table: str, sources: list[tuple[str, str]],
              nulls_only: frozenset[str] | set[str] = frozenset()):
     """The run's rows of `table`, in pieces of at most about CHECK_ROWS rows and CHECK_BYTES
-    (bronze: the items of up to BRONZE_FILES sources at a time). Bronze rows are named as the run found their file (one
-    file's bytes may have landed under another name before). nulls_only: columns of which only
-    the nulls are needed (Lake.read_bronze)."""
+    (bronze: the items of up to BRONZE_FILES sources at a time). Bronze rows are named as the
+    run found their file (one file's bytes may have landed under another name before).
+    nulls_only: columns of which only the nulls are needed (Lake.read_bronze)."""
     if table == "source_items":
         # several files per read (Arrow reads them side by side: ~4x less time than a read per
         # file), up to BRONZE_FILES files or about CHECK_BYTES in memory (Parquet: ~4x its size)
@@ -252,8 +253,6 @@ def _batches(lk: Lake, run_id: str, table: str, sources: list[tuple[str, str]],
         return
     yield from lk.iter_staged(run_id, table, CHECK_ROWS, CHECK_BYTES, nulls_only=nulls_only)
 
-
-BRONZE_FILES = 64
 
 
 def _named_bronze(lk: Lake, group: list[tuple[str, str]], nulls_only) -> pa.Table:
