@@ -5,9 +5,9 @@
                  hailar_2012.txt, its actual in hailar_2013.txt), beside the validation of the
                  run's rows: the rows of the regions the run changed are rebuilt, the others kept
                  (a row needs only its region's panel rows), checked with their GX suites
-                 (expectations/indicator_wide.json, target_attainment.json); stage_bi stages
-                 them, when they pass, to be published WITH the run's rows (one exchange: a
-                 reader never sees the new panel beside older BI tables)
+                 (expectations/indicator_wide.json, target_attainment.json) and, when they
+                 pass, staged where they were built (stage_bi), to be published WITH the run's
+                 rows (one exchange: a reader never sees the new panel beside older BI tables)
     publish_bi   after the publish: the report; and for a run with nothing new, BI tables the
                  live panel has no current ones of (built from the live panel, published alone)
     the report   <lake>/reports/index.html (flows/report.py) and <lake>/reports/data_docs/ (GX
@@ -40,8 +40,9 @@ class BIValidationFailed(RuntimeError):
 def prepare_bi(lake: str, run_id: str, replaced: list[str], expectations: str | None = None,
                where: str = "here") -> dict:
     """The BI tables as they will be once the run's rows are published, checked with their
-    suites: run beside the validation of the run's own rows, and published with them, in the
-    same publish (analyst.stage_bi), so a reader never sees the new panel beside older BI tables.
+    suites: run beside the validation of the run's own rows, staged here when they pass
+    (stage_bi: the tables never travel back to the flow's process) and published with the run's
+    rows, in the same publish, so a reader never sees the new panel beside older BI tables.
 
     The panel to be = the live panel without the rows of the sources the run re-read
     (`replaced`), plus the rows the run staged (Lake.publish replaces exactly those). When the
@@ -50,7 +51,7 @@ def prepare_bi(lake: str, run_id: str, replaced: list[str], expectations: str | 
     in region groups side by side (`where`: runners.spread; under Dask this task runs on a
     worker, beside the validation's task runs, and sends its region groups and the two suites
     to all the workers, its own thread seceding while it waits).
-    -> {tables, report (validate.ValidationReport), regions_rebuilt (None: all)}"""
+    -> stage_bi's dict, with regions_rebuilt (None: all)"""
     from .bi import GROUP_ROWS, bi_update, concat_bi, region_counts, region_groups
     from .validate import merge_reports, validate_tables
 
@@ -80,7 +81,7 @@ def prepare_bi(lake: str, run_id: str, replaced: list[str], expectations: str | 
     get_run_logger().log(20 if report.success else 40, "BI tables (%s): %s",
                          "all regions rebuilt" if done is None else
                          f"{len(done)} region(s) rebuilt, the others kept", report.summary())
-    return {"tables": tables, "report": report, "regions_rebuilt": done}
+    return dict(stage_bi(lk, run_id, tables, report), regions_rebuilt=done)
 
 
 def bi_is_current(lk: Lake) -> bool:
@@ -95,11 +96,10 @@ def _regions(table) -> set[str]:
     return {r for r in table.column("region").to_pylist() if r}
 
 
-def stage_bi(lk: Lake, run_id: str, prepared: dict) -> dict:
-    """prepare_bi's tables into the run's staging area (published with the run's rows, when its
-    suites passed); its validation report into <lake>/validation/<run_id>-bi.json and .md.
+def stage_bi(lk: Lake, run_id: str, tables: dict, report) -> dict:
+    """The BI tables into the run's staging area (published with the run's rows), when their
+    suites passed (`report`); the report into <lake>/validation/<run_id>-bi.json and .md.
     -> what summary["bi"] says of them"""
-    report = prepared["report"]
     check = report.to_dict()
     json_path = lk.write_text("validation", f"{run_id}-bi.json",
                               json.dumps(check, ensure_ascii=False, indent=2, default=str))
@@ -107,9 +107,9 @@ def stage_bi(lk: Lake, run_id: str, prepared: dict) -> dict:
     out = {"validation": {"success": report.success, "summary": report.summary(),
                           "json": str(json_path), "markdown": str(md_path)}, "check": check}
     if report.success:
-        out["staged"] = [name for name, table in prepared["tables"].items()
+        out["staged"] = [name for name, table in tables.items()
                          if lk.stage(run_id, name, table) is not None]
-        out["rows"] = {n: t.num_rows for n, t in prepared["tables"].items()}
+        out["rows"] = {n: t.num_rows for n, t in tables.items()}
     return out
 
 
@@ -129,7 +129,7 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
     writing the report, when a BI suite failed: the previous BI tables stay.
 
     prepared: the BI tables were prepared beside the run's validation and published with its
-    rows (stage_bi's dict; `published`: the tables that publish rewrote). Without them (a run
+    rows (prepare_bi's dict; `published`: the tables that publish rewrote). Without them (a run
     with nothing new), when `publish` and the live BI tables were not built from the live
     panel, they are prepared here (prepare_bi, from the live panel) and published alone.
 
@@ -143,8 +143,7 @@ def publish_bi(lake: str, run_id: str, summary: dict, expectations: str | None =
     try:
         if prepared is None and publish and not bi_is_current(lk):
             # this task runs in the flow's process: its jobs may go to the Dask workers
-            prepared = stage_bi(lk, run_id, prepare_bi.fn(lake, run_id, [], expectations,
-                                                          runners.where(in_pool)))
+            prepared = prepare_bi.fn(lake, run_id, [], expectations, runners.where(in_pool))
             published = []
             if prepared["validation"]["success"]:
                 try:

@@ -241,9 +241,9 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
         raise ValidationFailed(f"{result['summary']} -- nothing was published, the previous "
                                f"tables stay; full report: {result['markdown']}")
 
-    # publish: the run's rows and, when their suites passed, the BI tables, in one publish
-    staged_bi = analyst.stage_bi(lk, run_id, prepared) if prepared is not None else None
-    with_bi = bool(staged_bi and staged_bi["validation"]["success"])
+    # publish: the run's rows and, when their suites passed, the BI tables (staged by
+    # prepare_bi), in one publish
+    with_bi = bool(prepared and prepared["validation"]["success"])
     out = publish(run_id, {f.source_name: entry(f) for f in todo}, touched, lake, with_bi)
     summary["published"], summary["rewritten"] = out["rows"], out["rewritten"]
     crashpoint("flow:published")
@@ -254,7 +254,7 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
     # panel has no current ones of)
     focus = sorted(r for r in set(shown["panel"]["region"].to_pylist()) if r)   # the report shows them first
     summary["bi"] = analyst.publish_bi(lake, run_id, summary, expectations, focus=focus,
-                                       in_pool=in_pool, prepared=staged_bi,
+                                       in_pool=in_pool, prepared=prepared,
                                        published=out["rewritten"])
     summary["report"] = summary["bi"]["report"]
 
