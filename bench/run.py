@@ -109,11 +109,34 @@ def prefect_server(where: Path):
         try:
             yield started
         finally:
+            _drain()   # while the server is up
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+
+
+def _drain() -> None:
+    """Send what this process's Prefect log and event workers still hold to the server before it
+    stops: otherwise they try at exit and print "Error logging to API" (prefect_test_harness
+    does the same before it stops its server)."""
+    import inspect
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        for call in (lambda: APILogWorker.instance().drain(), EventsWorker.drain_all):
+            try:
+                result = call()
+                if inspect.isawaitable(result):
+                    await result
+            except RuntimeError:   # a worker that never started
+                pass
+
+    run_coro_as_sync(drain())
 
 
 def flow_runs(where: Path, small: int, big: int, dask: bool) -> dict:
