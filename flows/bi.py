@@ -177,19 +177,6 @@ def region_counts(table: pa.Table) -> dict[str, int]:
     return dict(zip(counts["region"].to_pylist(), counts["count_all"].to_pylist()))
 
 
-def split_by_region(panel: pa.Table, parts: int) -> list[pa.Table]:
-    """The panel's placed rows (with a region) in at most `parts` tables of whole regions, of
-    about equal rows: bi_tables of each, concatenated, are bi_tables of the panel (a row of either
-    BI table needs only its region's panel rows)."""
-    import pyarrow.compute as pc
-
-    placed = panel.filter(pc.is_valid(panel["region"]))
-    if parts <= 1 or placed.num_rows == 0:
-        return [placed]
-    return [placed.filter(pc.is_in(placed["region"], value_set=pa.array(g, pa.string())))
-            for g in region_groups(region_counts(placed), parts)]
-
-
 def concat_bi(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
     """BI tables of several region groups -> one set."""
     return {name: pa.concat_tables([p[name] for p in parts]) for name in BI_TABLES}

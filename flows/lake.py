@@ -202,10 +202,6 @@ class Lake:
         """The lake's absolute path (or URL), for logs and manifests."""
         return str(self.root.resolve())
 
-    def results_dir(self) -> Path:
-        """Where Prefect persists the cached task results of this lake (a local folder)."""
-        return (self.root / "_prefect_results").resolve()
-
     def __repr__(self) -> str:
         return f"Lake({str(self.root)!r})"
 
@@ -1300,10 +1296,6 @@ class ObjectStoreLake(Lake):
 
     def location(self) -> str:
         return self.url
-
-    def results_dir(self) -> Path:
-        base = Path(os.environ.get("GWR_RESULTS_DIR") or Path.home() / ".cache" / "gwr-lake" / "results")
-        return (base / hashlib.sha256(self.url.encode()).hexdigest()[:16]).resolve()
 
     def _key(self, *parts: str) -> str:
         return "/".join([self.base, *parts])

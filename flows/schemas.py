@@ -164,7 +164,7 @@ TARGET_ATTAINMENT = _schema(
     _f("status", STR, "met | missed | unknown", False, example="missed"),
     _f("gap", F64, "actual - target (the cap for at_most targets, the low end of ranges)",
        unit="the row's `unit`", example="-2.5"),
-    _f("target_source", STR, "doc id <source stem>#<doc_index> of the planning report", False,
+    _f("target_source", STR, "doc id [<folder>/]<source stem>#<doc_index> of the planning report", False,
        example="hailar_2012#1"),
     _f("actual_source", STR, "doc id of the reviewing report", example="hailar_2013#1"),
     _f("target_quote", STR, "evidence of the target", False, example="地区生产总值达到240亿元,同比增长21%"),
@@ -231,7 +231,7 @@ INDICATOR_WIDE = _schema(
        example="false"),
     _f("no_target", STR, "comma-separated value columns the report explicitly set no target for",
        example="gdp_growth_pct"),
-    _f("sources", STR, "comma-separated doc ids <source stem>#<doc_index> of the reports the "
+    _f("sources", STR, "comma-separated doc ids [<folder>/]<source stem>#<doc_index> of the reports the "
        "values came from", False, example="hailar_2013#1"),
 )
 

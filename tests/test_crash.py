@@ -15,12 +15,10 @@ B with GWR_CRASH_AT=<point> (flows/faults.py kills the process there), then
 Every run is a fresh process forked from tests/forkserver.py (Prefect and GX imported once, so a
 run costs seconds less), against the session's one Prefect server; two fork servers run the
 cases two at a time. Cost control: for the crash points from the validation on, a case's lake
-starts with the bronze files and the Prefect result cache of the uninterrupted run (append-only
-bronze and Lake.results_dir(): the per-source results and the validation, keyed by content), so
-its runs do not redo the core and the GX suites on the same bytes; the crash points before the
-validation run on lake A as it is (they check what a killed fetch leaves behind, bronze and cache).
-(Since the lake's source index replaced Prefect's result cache, the copied cache folder is empty:
-those runs redo the core, which costs well under a second for these four files.)
+starts with the bronze files of the uninterrupted run (append-only, keyed by content), so its
+runs do not read and decode the same bytes again; the crash points before the validation run on
+lake A as it is (they check what a killed fetch leaves behind in bronze). Those runs redo the
+core, which costs well under a second for these four files.
 """
 from __future__ import annotations
 
@@ -237,8 +235,6 @@ def _group(table: str) -> int:
 
 
 def run_case(server: ForkServer, sc: dict, i: int, case_def) -> dict:
-    from flows.lake import Lake
-
     steps = (case_def,) if isinstance(case_def[0], str) else case_def
     points = tuple(p for p, _ in steps)
     case = sc["root"] / f"case{i:02d}"
@@ -246,9 +242,6 @@ def run_case(server: ForkServer, sc: dict, i: int, case_def) -> dict:
     lake = case / "lake"
     shutil.copytree(sc["lake_a"], lake, symlinks=True)
     if i >= WARM_FROM:
-        cache_b, cache = Lake(sc["lake_b"]).results_dir(), Lake(lake).results_dir()
-        if cache_b.is_dir():
-            shutil.copytree(cache_b, cache, symlinks=True, dirs_exist_ok=True)
         shutil.copytree(sc["lake_b"] / "bronze", lake / "bronze", dirs_exist_ok=True)
     out = {"points": points, "runs": 0, "rows": 0, "problems": [], "seconds": 0.0}
     t0 = time.monotonic()

@@ -19,12 +19,11 @@ def table(lake: Path, name: str):
 
 
 def parquet_files(lake: Path) -> dict[str, int]:
-    """Every Parquet file of the lake (results folder excluded) with its inode and mtime.
-    _trash is excluded too: replaced versions there are deleted once TRASH_GRACE_S has passed
+    """Every Parquet file of the lake with its inode and mtime. _trash is excluded: replaced versions there are deleted once TRASH_GRACE_S has passed
     (the BI publish after the panel's leaves one there), whenever the next run takes the lock."""
     return {str(p.relative_to(lake)): (p.stat().st_ino, p.stat().st_mtime_ns)
             for p in lake.rglob("*.parquet")
-            if "_prefect_results" not in p.parts and "_trash" not in p.parts}
+            if "_trash" not in p.parts}
 
 
 def run(source: Path, lake: Path, **kw) -> dict:
@@ -142,13 +141,6 @@ def test_code_version_hashes_the_core_and_vocabulary():
     files = {p.relative_to(HERE).as_posix() for pat in CODE_FILES for p in HERE.glob(pat)}
     assert {"core/extract.py", "core/split.py", "vocab/indicators.csv", "process.py"} <= files
     assert len(code_version()) == 16
-
-
-def test_results_folder_belongs_to_the_lake(tmp_path):
-    from flows.lake import Lake
-
-    assert Lake(tmp_path / "l").results_dir() == (tmp_path / "l" / "_prefect_results").resolve()
-    assert Lake("s3://b/p").results_dir() != Lake("s3://b/q").results_dir()
 
 
 def test_nothing_new_still_rebuilds_missing_bi_tables(lake_copy):
