@@ -124,12 +124,9 @@ def bi_tables(panel: pa.Table, group_rows: int = GROUP_ROWS) -> dict[str, pa.Tab
         cur.append(region)
         n += k
     groups.append(cur)
-    out: dict[str, list[pa.Table]] = {"indicator_wide": [], "target_attainment": []}
-    for g in groups:
-        sub = placed.filter(pc.is_in(placed["region"], value_set=pa.array(g, pa.string())))
-        for name, t in _both(sub).items():
-            out[name].append(t)
-    return {name: pa.concat_tables(parts) for name, parts in out.items()}
+    return concat_bi([_both(placed.filter(pc.is_in(placed["region"],
+                                                   value_set=pa.array(g, pa.string()))))
+                      for g in groups])
 
 
 def bi_update(live: dict[str, pa.Table], panel: pa.Table,

@@ -254,7 +254,6 @@ def _batches(lk: Lake, run_id: str, table: str, sources: list[tuple[str, str]],
     yield from lk.iter_staged(run_id, table, CHECK_ROWS, CHECK_BYTES, nulls_only=nulls_only)
 
 
-
 def _named_bronze(lk: Lake, group: list[tuple[str, str]], nulls_only) -> pa.Table:
     """The bronze items of (source_name, sha256) pairs, each row named as this run found its
     file (the bytes may have landed under another name before; two files of one run with the
