@@ -47,7 +47,7 @@ def _log(out: Fetched) -> Fetched:
 # audited, then linked at every publish and opened by every reader of the table; and a task
 # run's orchestration. Larger chunks pay these fewer times, smaller ones hold less in a worker's
 # memory. 32 MiB (~600 reports of ~50 KB) against 16 MiB, on 2,000 reports (bench/RESULTS.md):
-# 4 chunks instead of 8, half the files, the run ~0.5 s faster; peak memory +120-175 MiB.
+# 4 chunks instead of 8, half the files, the run ~0.5 s faster; peak memory up to +175 MiB.
 CHUNK_BYTES = int(os.environ.get("GWR_CHUNK_BYTES") or 32 * 1024 * 1024)
 
 
