@@ -43,11 +43,10 @@ def _objects(prefix: str) -> dict[str, str]:
 
 
 @pytest.mark.timeout(180)
-def test_the_lake_on_s3(prefect_server, s3, seeded_lake, tmp_path, monkeypatch):
+def test_the_lake_on_s3(prefect_server, s3, seeded_lake):
     from flows.flow import gwr_lake
     from flows.lake import Lake, ObjectStoreLake
 
-    monkeypatch.setenv("GWR_RESULTS_DIR", str(tmp_path / "results"))
     url = "s3://gwr-test/lake"
     state = gwr_lake(source=str(SEEDS), lake=url, return_state=True)
     assert state.is_completed(), state.message
