@@ -161,6 +161,30 @@ def test_bronze_is_append_only(tmp_path):
     assert lake.read_table("source_items").column("text").to_pylist() == ["t"]
 
 
+def test_prose_columns_are_zstd_the_others_snappy_and_duckdb_reads_both(tmp_path):
+    """Whole texts (over PROSE_BYTES a value) are written ZSTD without a dictionary; short
+    columns keep Snappy and a dictionary, in bronze and in staged segments alike."""
+    import datetime as dt
+
+    text = "全年实现地区生产总值887亿元,增长6.8%。" * 200
+    rows = [dict(source_name="a.txt", item_index=i, container="txt", encoding="utf-8",
+                 text=f"{i}{text}", sha256="cd" * 32, byte_size=1,
+                 fetched_at=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)) for i in (1, 2)]
+    lake = Lake(tmp_path / "lake")
+    lake.write_bronze("cd" * 32, to_table("source_items", rows))
+    path = tmp_path / "lake" / "bronze" / "source_items" / f"{'cd' * 32}.parquet"
+    md = pq.ParquetFile(path).metadata.row_group(0)
+    codecs = {md.column(i).path_in_schema: md.column(i).compression for i in range(md.num_columns)}
+    assert codecs.pop("text") == "ZSTD"
+    assert set(codecs.values()) == {"SNAPPY"}
+    dicts = {md.column(i).path_in_schema: md.column(i).dictionary_page_offset is not None
+             for i in range(md.num_columns)}
+    assert dicts["text"] is False and dicts["source_name"] is True
+    got = duckdb.connect().execute(f"select item_index, text from read_parquet('{path}') "
+                                   "order by item_index").fetchall()
+    assert got == [(1, f"1{text}"), (2, f"2{text}")]
+
+
 def test_upsert_replaces_only_the_sources_read():
     current = to_table("indicator_panel", panel_rows("a.txt", [2022]) + panel_rows("b.txt", [2022]))
     new = to_table("indicator_panel", panel_rows("a.txt", [2023, 2023], value=9.0))
