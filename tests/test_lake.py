@@ -163,7 +163,7 @@ def test_bronze_is_append_only(tmp_path):
 
 def test_prose_columns_are_zstd_the_others_snappy_and_duckdb_reads_both(tmp_path):
     """Whole texts (over PROSE_BYTES a value) are written ZSTD without a dictionary; short
-    columns keep Snappy and a dictionary, in bronze and in staged segments alike."""
+    columns keep Snappy and a dictionary (parquet_options: every Parquet write of the lake)."""
     import datetime as dt
 
     text = "全年实现地区生产总值887亿元,增长6.8%。" * 200
