@@ -1,0 +1,104 @@
+"""Two local fixes to Great Expectations 1.24.1's per-expectation overhead, the same results.
+
+GX spends most of a small validation rebuilding what it already has. py-spy over incremental
+runs (one new report, the six suites: 224 expectations) put ~35% of GX's time in
+Expectation._get_runtime_kwargs, which GX calls several times per expectation and metric:
+
+- it reads `self.configuration` once per domain, success and runtime key (through
+  _get_domain_kwargs, _get_success_kwargs and _get_success_kwarg), and `configuration` is a
+  property that rebuilds an ExpectationConfiguration from the pydantic model each time
+  (`self.dict()`, ~10 rebuilds per call);
+- each rebuild names the type with camel_to_snake, two regex substitutions on the class name.
+
+install() replaces _get_runtime_kwargs with the same computation over one `configuration`, and
+memoises camel_to_snake where expectation.py uses it (a pure function of a class name). Nothing
+else changes: the same keys, defaults and precedence (runtime configuration, then the
+expectation's kwargs, then the field's default), the same parse_result_format.
+tests/test_validate.py checks the patched method against GX's own on every expectation of every
+suite in expectations/, and whole validations with and without the patch.
+
+Applied only to the version it was written against (GX is pinned to it in pyproject.toml):
+with any other version, install() leaves GX as it is and says so (returns False). Upstream, the
+fix would be to read `self.configuration.kwargs` once in _get_runtime_kwargs.
+"""
+from __future__ import annotations
+
+import functools
+
+GX_VERSION = "1.24.1"
+_ORIGINAL: dict = {}
+
+
+def install() -> bool:
+    """Apply the fixes (idempotent). -> whether they are applied."""
+    import great_expectations
+    from great_expectations.expectations import expectation as module
+
+    if _ORIGINAL:
+        return True
+    if great_expectations.__version__ != GX_VERSION:
+        return False
+    from great_expectations.core import id_dict
+
+    _ORIGINAL.update(runtime_kwargs=module.Expectation._get_runtime_kwargs,
+                     camel_to_snake=module.camel_to_snake,
+                     json_ready=id_dict.convert_to_json_serializable)
+    module.camel_to_snake = functools.lru_cache(maxsize=1024)(module.camel_to_snake)
+    module.Expectation._get_runtime_kwargs = _get_runtime_kwargs
+    id_dict.convert_to_json_serializable = _json_ready
+    return True
+
+
+def uninstall() -> None:
+    """GX as it was (for the tests' comparisons)."""
+    from great_expectations.expectations import expectation as module
+
+    from great_expectations.core import id_dict
+
+    if _ORIGINAL:
+        module.Expectation._get_runtime_kwargs = _ORIGINAL.pop("runtime_kwargs")
+        module.camel_to_snake = _ORIGINAL.pop("camel_to_snake")
+        id_dict.convert_to_json_serializable = _ORIGINAL.pop("json_ready")
+
+
+def installed() -> bool:
+    return bool(_ORIGINAL)
+
+
+def _get_runtime_kwargs(self, runtime_configuration: dict | None = None) -> dict:
+    """Expectation._get_runtime_kwargs of GX 1.24.1, reading `self.configuration` once."""
+    from great_expectations.expectations.expectation import parse_result_format
+
+    runtime_configuration = runtime_configuration or {}
+    kwargs = self.configuration.kwargs
+    fields = self.__fields__
+
+    def default(key: str):   # _get_default_value (and _get_success_kwarg's fallback)
+        field = fields.get(key)
+        return None if field is None or field.required else field.default
+
+    domain = {key: kwargs.get(key, default(key)) for key in self.domain_keys}
+    success = {key: kwargs.get(key, default(key)) for key in self.success_keys}
+    success.update(domain)
+    runtime = {key: runtime_configuration.get(key, kwargs[key] if key in kwargs else default(key))
+               for key in self.runtime_keys}
+    runtime.update(success)
+    runtime["result_format"] = parse_result_format(runtime["result_format"])
+    return runtime
+
+
+def _json_ready(data):
+    """convert_to_json_serializable for IDDict.to_id, which GX calls for every MetricConfiguration
+    it makes (its id: an md5 of the kwargs as JSON), with a short way for the plain values
+    kwargs hold. GX's function tries some twenty types, four of them with np.issubdtype, before
+    it returns a None as it is; the plain types below come out of it exactly as they go in
+    (str, int, bool, None) or as the same conversion of their items (a dict's keys as str; a
+    list, tuple or set as a list). Any other type, subclasses included, goes to GX's function."""
+    kind = type(data)
+    if data is None or kind is str or kind is int or kind is bool:
+        return data
+    if kind is dict:
+        return {str(key): _json_ready(value) for key, value in data.items()}
+    if kind is list or kind is tuple or kind is set:
+        return [_json_ready(value) for value in data]
+    return _ORIGINAL["json_ready"](data)
