@@ -1,25 +1,31 @@
-"""Two local fixes to Great Expectations 1.24.1's per-expectation overhead, the same results.
+"""Local fixes to Great Expectations 1.24.1's per-expectation overhead, the same results.
 
-GX spends most of a small validation rebuilding what it already has. py-spy over incremental
-runs (one new report, the six suites: 224 expectations) put ~35% of GX's time in
-Expectation._get_runtime_kwargs, which GX calls several times per expectation and metric:
+GX spends most of a small validation rebuilding what it already has. py-spy over four
+incremental runs (one new report each, the six suites: 224 expectations) put 3.3 of the workers'
+9.4 s in validate_tables under ColumnMapExpectation.get_validation_dependencies, most of it
+Expectation._get_runtime_kwargs, and 1.2 s in IDDict.to_id:
 
-- it reads `self.configuration` once per domain, success and runtime key (through
-  _get_domain_kwargs, _get_success_kwargs and _get_success_kwarg), and `configuration` is a
-  property that rebuilds an ExpectationConfiguration from the pydantic model each time
-  (`self.dict()`, ~10 rebuilds per call);
-- each rebuild names the type with camel_to_snake, two regex substitutions on the class name.
+- _get_runtime_kwargs, which GX calls several times per expectation and metric, reads
+  `self.configuration` once per domain, success and runtime key (through _get_domain_kwargs,
+  _get_success_kwargs and _get_success_kwarg), and `configuration` is a property that rebuilds
+  an ExpectationConfiguration from the pydantic model each time (`self.dict()`), naming its type
+  with camel_to_snake, two regex substitutions on the class name;
+- IDDict.to_id, which GX calls for every MetricConfiguration it makes, converts the kwargs with
+  convert_to_json_serializable, which tries some twenty types (four with np.issubdtype) before it
+  returns a None as it is.
 
-install() replaces _get_runtime_kwargs with the same computation over one `configuration`, and
-memoises camel_to_snake where expectation.py uses it (a pure function of a class name). Nothing
-else changes: the same keys, defaults and precedence (runtime configuration, then the
-expectation's kwargs, then the field's default), the same parse_result_format.
-tests/test_validate.py checks the patched method against GX's own on every expectation of every
-suite in expectations/, and whole validations with and without the patch.
+install() replaces _get_runtime_kwargs with the same computation over one `configuration`,
+memoises camel_to_snake where expectation.py uses it (a pure function of a class name), and gives
+to_id a short way for plain values (_json_ready; anything else goes to GX's function). The same
+keys, defaults and precedence (runtime configuration, then the expectation's kwargs, then the
+field's default), the same parse_result_format, the same ids. The six suites on one report's rows:
+1.50 -> 0.98 s of CPU; on 2,000 reports' rows 2.24 -> 1.79 s. tests/test_gxpatch.py checks the
+patched method against GX's own on every expectation of every suite in expectations/, to_id's
+conversion against GX's (a property test), and whole validations with and without the fixes.
 
-Applied only to the version it was written against (GX is pinned to it in pyproject.toml):
-with any other version, install() leaves GX as it is and says so (returns False). Upstream, the
-fix would be to read `self.configuration.kwargs` once in _get_runtime_kwargs.
+Applied only to the version it was written against (GX is pinned to it in pyproject.toml): with
+any other version, install() leaves GX as it is and says so (returns False). Upstream, the fix
+would be to read `self.configuration.kwargs` once in _get_runtime_kwargs.
 """
 from __future__ import annotations
 
