@@ -30,41 +30,46 @@ would be to read `self.configuration.kwargs` once in _get_runtime_kwargs.
 from __future__ import annotations
 
 import functools
+import threading
 
 GX_VERSION = "1.24.1"
-_ORIGINAL: dict = {}
+_ORIGINAL: dict = {}          # what install() replaced, while it is installed
+_GX_CONVERT = None            # GX's convert_to_json_serializable, for what _json_ready leaves to it
+_LOCK = threading.Lock()      # the flow validates in threads too: one install at a time
 
 
 def install() -> bool:
-    """Apply the fixes (idempotent). -> whether they are applied."""
+    """Apply the fixes (idempotent, thread-safe). -> whether they are applied."""
+    global _GX_CONVERT
     import great_expectations
+    from great_expectations.core import id_dict
     from great_expectations.expectations import expectation as module
 
-    if _ORIGINAL:
+    with _LOCK:
+        if _ORIGINAL:
+            return True
+        if great_expectations.__version__ != GX_VERSION:
+            return False
+        _ORIGINAL.update(runtime_kwargs=module.Expectation._get_runtime_kwargs,
+                         camel_to_snake=module.camel_to_snake,
+                         json_ready=id_dict.convert_to_json_serializable)
+        _GX_CONVERT = _ORIGINAL["json_ready"]
+        module.camel_to_snake = functools.lru_cache(maxsize=1024)(module.camel_to_snake)
+        module.Expectation._get_runtime_kwargs = _get_runtime_kwargs
+        id_dict.convert_to_json_serializable = _json_ready
         return True
-    if great_expectations.__version__ != GX_VERSION:
-        return False
-    from great_expectations.core import id_dict
-
-    _ORIGINAL.update(runtime_kwargs=module.Expectation._get_runtime_kwargs,
-                     camel_to_snake=module.camel_to_snake,
-                     json_ready=id_dict.convert_to_json_serializable)
-    module.camel_to_snake = functools.lru_cache(maxsize=1024)(module.camel_to_snake)
-    module.Expectation._get_runtime_kwargs = _get_runtime_kwargs
-    id_dict.convert_to_json_serializable = _json_ready
-    return True
 
 
 def uninstall() -> None:
     """GX as it was (for the tests' comparisons)."""
+    from great_expectations.core import id_dict
     from great_expectations.expectations import expectation as module
 
-    from great_expectations.core import id_dict
-
-    if _ORIGINAL:
-        module.Expectation._get_runtime_kwargs = _ORIGINAL.pop("runtime_kwargs")
-        module.camel_to_snake = _ORIGINAL.pop("camel_to_snake")
-        id_dict.convert_to_json_serializable = _ORIGINAL.pop("json_ready")
+    with _LOCK:
+        if _ORIGINAL:
+            module.Expectation._get_runtime_kwargs = _ORIGINAL.pop("runtime_kwargs")
+            module.camel_to_snake = _ORIGINAL.pop("camel_to_snake")
+            id_dict.convert_to_json_serializable = _ORIGINAL.pop("json_ready")
 
 
 def installed() -> bool:
@@ -107,4 +112,4 @@ def _json_ready(data):
         return {str(key): _json_ready(value) for key, value in data.items()}
     if kind is list or kind is tuple or kind is set:
         return [_json_ready(value) for value in data]
-    return _ORIGINAL["json_ready"](data)
+    return _GX_CONVERT(data)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -141,3 +140,19 @@ def test_validations_are_the_same_with_and_without(gx, monkeypatch):
         assert a.success == b.success and a.tables == b.tables
         assert [vars(f) for f in a.failures] == [vars(f) for f in b.failures]
         assert _results(a) == _results(b) and _results(a)
+
+
+def test_installs_once_from_many_threads(gx):
+    """The flow validates in threads too: racing installs patch GX once, and the function _json_ready
+    hands other types to stays GX's own (a second install must not take _json_ready for it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from great_expectations.core import id_dict
+    from great_expectations.util import convert_to_json_serializable
+
+    gxpatch.uninstall()
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(lambda _: gxpatch.install(), range(32)))
+    assert id_dict.convert_to_json_serializable is gxpatch._json_ready
+    assert gxpatch._GX_CONVERT is convert_to_json_serializable
+    assert gxpatch._json_ready({"x": 1.5, "y": [np.int64(2), float("nan")]}) == {"x": 1.5, "y": [2, None]}
