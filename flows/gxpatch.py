@@ -35,12 +35,13 @@ import threading
 GX_VERSION = "1.24.1"
 _ORIGINAL: dict = {}          # what install() replaced, while it is installed
 _GX_CONVERT = None            # GX's convert_to_json_serializable, for what _json_ready leaves to it
+_PARSE_RESULT_FORMAT = None   # GX's parse_result_format (looked up once, not per call)
 _LOCK = threading.Lock()      # the flow validates in threads too: one install at a time
 
 
 def install() -> bool:
     """Apply the fixes (idempotent, thread-safe). -> whether they are applied."""
-    global _GX_CONVERT
+    global _GX_CONVERT, _PARSE_RESULT_FORMAT
     import great_expectations
     from great_expectations.core import id_dict
     from great_expectations.expectations import expectation as module
@@ -54,6 +55,7 @@ def install() -> bool:
                          camel_to_snake=module.camel_to_snake,
                          json_ready=id_dict.convert_to_json_serializable)
         _GX_CONVERT = _ORIGINAL["json_ready"]
+        _PARSE_RESULT_FORMAT = module.parse_result_format
         module.camel_to_snake = functools.lru_cache(maxsize=1024)(module.camel_to_snake)
         module.Expectation._get_runtime_kwargs = _get_runtime_kwargs
         id_dict.convert_to_json_serializable = _json_ready
@@ -78,8 +80,6 @@ def installed() -> bool:
 
 def _get_runtime_kwargs(self, runtime_configuration: dict | None = None) -> dict:
     """Expectation._get_runtime_kwargs of GX 1.24.1, reading `self.configuration` once."""
-    from great_expectations.expectations.expectation import parse_result_format
-
     runtime_configuration = runtime_configuration or {}
     kwargs = self.configuration.kwargs
     fields = self.__fields__
@@ -94,7 +94,7 @@ def _get_runtime_kwargs(self, runtime_configuration: dict | None = None) -> dict
     runtime = {key: runtime_configuration.get(key, kwargs[key] if key in kwargs else default(key))
                for key in self.runtime_keys}
     runtime.update(success)
-    runtime["result_format"] = parse_result_format(runtime["result_format"])
+    runtime["result_format"] = _PARSE_RESULT_FORMAT(runtime["result_format"])
     return runtime
 
 

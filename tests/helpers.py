@@ -22,6 +22,15 @@ def items_of(paths):
     return out
 
 
+def seed_compilation():
+    """The core's result (flows.work.SourceResult) for the seed with the most reports: the
+    compilation of 24 reports."""
+    from flows.work import run_core
+
+    results = [run_core(p.name, "0" * 64, items_of([p])) for p in sorted(SEEDS.glob("*.txt"))]
+    return max(results, key=lambda r: len(r.reports))
+
+
 def score_files(gold_csv, paths):
     rows = panel_rows(items_of(paths))
     return score(read_gold(str(gold_csv)), panel_to_rows(as_dicts(rows)))

@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 
 from flows import gxpatch
 from flows.validate import RESULT_FORMAT, SUITES_DIR, _context, load_suite, validate_tables
-from flows.work import run_core
-from helpers import ROOT, SEEDS, items_of
+from helpers import ROOT, seed_compilation
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +102,7 @@ def test_metric_ids_are_the_same(gx):
 def _tables() -> dict[str, pa.Table]:
     from flows.schemas import from_objects
 
-    results = [run_core(p.name, "0" * 64, items_of([p])) for p in sorted(SEEDS.glob("*.txt"))]
-    res = max(results, key=lambda r: len(r.reports))   # the compilation of 24 reports
+    res = seed_compilation()
     reports = from_objects("reports", res.reports, {"sha256": "0" * 64})
     text = reports.column("text").to_pylist()
     broken = reports.set_column(reports.schema.get_field_index("text"), "text",

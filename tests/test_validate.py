@@ -6,16 +6,14 @@ import pyarrow as pa
 import pytest
 
 from flows.validate import compact, load_suite, null_only_columns, validate_tables
-from flows.work import run_core
-from helpers import SEEDS, items_of
+from helpers import seed_compilation
 
 
 @pytest.fixture(scope="module")
 def reports() -> pa.Table:
     from flows.schemas import to_table
 
-    results = [run_core(p.name, "0" * 64, items_of([p])) for p in sorted(SEEDS.glob("*.txt"))]
-    res = max(results, key=lambda r: len(r.reports))   # the compilation of 24 reports
+    res = seed_compilation()
     return to_table("reports", [dict(vars(r), sha256="0" * 64) for r in res.reports])
 
 
