@@ -18,19 +18,15 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from . import memory, pool, runners, work
+from . import memory, runners, work
 from .bi import BI_TABLES
 from .lake import Lake
-
-DATA_DOCS_RUNS = 10   # Data Docs show the validations of this many last runs
-
 
 class BIValidationFailed(RuntimeError):
     pass
@@ -176,27 +172,12 @@ def write_report(lk: Lake, run_id: str, summary: dict, bi_check: dict | None,
                  expectations: str | None = None, focus: list[str] | None = None,
                  in_pool: bool = False) -> str:
     """Data Docs and reports/index.html of the lake as it is now; a link artifact to them.
-    Returns the report's URL."""
-    from .validate import build_data_docs
-
-    runs = [n[:-len(".json")] for n in lk.text_names("validation", ".json")]
-    results = []
-    for name in runs[-2 * DATA_DOCS_RUNS:]:   # <run_id>.json and <run_id>-bi.json per run
-        text = lk.read_text("validation", name + ".json")
-        rid = name.removesuffix("-bi")
-        for table, raw in (json.loads(text).get("gx_results") or {}).items() if text else ():
-            results.append((rid, table, raw))
-    with tempfile.TemporaryDirectory(prefix="gwr-data-docs-") as tmp:
-        # the pages of earlier runs' results are kept from the live site: only this run's
-        # results, the suites and the index are rendered
-        args = (results, str(Path(tmp) / "site"), expectations, lk.report_dir("data_docs"))
-        docs = pool.start(build_data_docs, *args) if in_pool else None   # while the page renders
-        if docs is None:
-            build_data_docs(*args)
-        page = _page(lk, run_id, summary, bi_check, focus)
-        if docs is not None:
-            docs.result()
-        lk.publish_report_dir(run_id, Path(tmp) / "site", "data_docs")
+    Returns the report's URL. The Data Docs (work.data_docs) are built where the run's GX work
+    runs -- a worker process of flows/pool.py, a Dask worker -- while the page renders here."""
+    docs = runners.start(work.data_docs, lk.location(), run_id, expectations,
+                         where=runners.where(in_pool))
+    page = _page(lk, run_id, summary, bi_check, focus)
+    docs.result()
     lk.write_report("index.html", page)
     url, docs_url = lk.report_url("index.html"), lk.report_url("data_docs/index.html")
     status = _status(summary, bi_check)

@@ -118,6 +118,38 @@ def spread(jobs: list[tuple], where: str = "here") -> list:
     return [fn(*args) for fn, args in jobs]
 
 
+class _Done:
+    """A job run in place: its result, or its error raised by result() as a started job's is."""
+
+    def __init__(self, fn, args: tuple):
+        self.value, self.error = None, None
+        try:
+            self.value = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - raised where the caller waits for it
+            self.error = exc
+
+    def result(self):
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def start(fn, *args, where: str = "here"):
+    """fn(*args) -- a plain function of picklable data -- started where spread() would run it,
+    in the background: "pool" (flows/pool.py), "dask" (a worker of the flow's task runner, from
+    the flow's process), "here" (now, in this thread). -> an object whose .result() waits for
+    it and returns its result (or raises its error)."""
+    if where == "pool":
+        from . import pool
+
+        return pool.start(fn, *args)
+    if where == "dask":
+        client = dask_client()
+        if client is not None and not on_dask_worker():
+            return client.submit(fn, *args, pure=False)
+    return _Done(fn, args)
+
+
 def width(where: str = "here") -> int:
     """How many jobs spread(jobs, where) runs at once."""
     if where == "pool":

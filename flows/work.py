@@ -339,3 +339,32 @@ def bi_of_regions(lake: str, run_id: str, replaced: list[str], regions: list[str
     out = bi_tables(panel_to_be(lake, run_id, replaced, ("region", regions)))
     memory.release()
     return out
+
+
+# ---- the report: GX Data Docs of the lake's recent validations -------------------------------
+DATA_DOCS_RUNS = 10   # Data Docs show the validations of this many last runs
+
+
+def data_docs(lake: str, run_id: str, expectations: str | None) -> str:
+    """GX Data Docs of the last DATA_DOCS_RUNS runs' validations (<lake>/validation/<run>.json
+    and <run>-bi.json), built in a temporary folder of the process this runs in -- a worker's
+    own, so it runs on a Dask worker of another machine too -- and published into the lake's
+    reports/data_docs/ (the pages of results the live site has are kept, flows/validate.py).
+    -> where the site went"""
+    import json
+    import tempfile
+
+    from .validate import build_data_docs
+
+    lk = Lake(lake)
+    runs = [n[:-len(".json")] for n in lk.text_names("validation", ".json")]
+    results = []
+    for name in runs[-2 * DATA_DOCS_RUNS:]:   # <run_id>.json and <run_id>-bi.json per run
+        text = lk.read_text("validation", name + ".json")
+        rid = name.removesuffix("-bi")
+        for table, raw in (json.loads(text).get("gx_results") or {}).items() if text else ():
+            results.append((rid, table, raw))
+    with tempfile.TemporaryDirectory(prefix="gwr-data-docs-") as tmp:
+        site = Path(tmp) / "site"
+        build_data_docs(results, str(site), expectations, lk.report_dir("data_docs"))
+        return str(lk.publish_report_dir(run_id, site, "data_docs"))

@@ -35,6 +35,33 @@ def test_spread_from_a_task_on_a_one_thread_worker_does_not_wait_for_itself():
     assert a[2] == b[2] == 1   # width: the cluster's one worker
 
 
+def _fails(x: int) -> int:
+    raise ValueError(f"bad {x}")
+
+
+@pytest.mark.timeout(120)
+def test_start_runs_a_job_where_it_is_sent_and_result_waits_for_it(monkeypatch):
+    """runners.start: the Data Docs job of the report (flows/analyst.py) runs on a Dask worker
+    (another process, not this thread) while the page renders; its error comes out of result()."""
+    from distributed import Client, LocalCluster
+
+    from flows import runners
+
+    here = runners.start(_square, 3)
+    assert here.result() == (9, threading.get_ident())
+    failed = runners.start(_fails, 1)   # no error at start: at result(), as for a started job
+    with pytest.raises(ValueError, match="bad 1"):
+        failed.result()
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        monkeypatch.setattr(runners, "dask_client", lambda: client)
+        job = runners.start(_square, 4, where="dask")
+        value, thread = job.result()
+        assert value == 16 and thread != threading.get_ident()
+        with pytest.raises(ValueError, match="bad 2"):
+            runners.start(_fails, 2, where="dask").result()
+
+
 def test_spread_elsewhere_runs_the_jobs_here_in_order():
     from flows import runners
 

@@ -179,6 +179,10 @@ def test_dask_runner_gives_the_same_tables(real_server, served_run, tmp_path):
         ref = Lake(served_run[0]).read_table(t)
         ref = ref.filter(pc.is_in(ref["source_name"], pa.array(names)))
         assert Lake(lake).read_table(t).equals(ref), t
+    # the Data Docs, built and published by a worker (work.data_docs) while the page rendered
+    docs = lake / "reports" / "data_docs"
+    assert (docs / "index.html").is_file() and (lake / "reports" / "index.html").is_file()
+    assert any(docs.glob("validations/indicator_panel/*/*/*.html")), "no page of this run's results"
 
 
 @pytest.mark.timeout(300)
