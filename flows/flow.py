@@ -168,8 +168,12 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
     if bi_early:
         bi_future = prepare_bi(wait_for=pfutures)
     if todo and workers:   # Dask: the four tables are four task runs, spread over its workers
+        # source_items is the bronze the fetches landed (all done by now): its check waits for no
+        # chunk, and runs on the first worker to run out of chunks (the others' last chunks
+        # still running) instead of after them all
         vfutures = [check.check_one.submit(lake, run_id, table, srcs, expectations,
-                                           wait_for=pfutures) for table in check.LONGEST_FIRST]
+                                           wait_for=None if table == "source_items" else pfutures)
+                    for table in check.LONGEST_FIRST]
     results = [r for r in (fut.result() for fut in pfutures) if r.sources]
     crashpoint("flow:processed")
     keys = ("reports", "non_reports", "debris_lines_removed", "mentions", "panel_rows")
