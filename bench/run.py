@@ -145,6 +145,74 @@ def _drain() -> None:
     run_coro_as_sync(drain())
 
 
+def empty_flow_s(repeat: int = 5) -> float:
+    """The least a flow call costs against the running server: a flow with no task (created,
+    set running, set completed), without the heartbeat thread, the fastest of `repeat`."""
+    from prefect import flow
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    @flow(name="bench-empty", persist_result=False)
+    def empty() -> None:
+        return None
+
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        return best_of(empty, repeat)
+
+
+def gx_one_report(lake: Path, source_name: str, repeat: int = 3) -> dict:
+    """CPU seconds of the six GX suites on the rows one added source file brings (its bronze
+    items, its reports, mentions and panel rows, its regions' BI rows: what an incremental run
+    validates), in this process, GX imported and warm: the least validating one report costs."""
+    from flows.lake import Lake
+    from flows.validate import validate_tables
+
+    lk = Lake(str(lake))
+    tables = {"source_items": lk.read_bronze(lk.source_index()[source_name]["sha256"])}
+    for t in ("reports", "indicator_mentions", "indicator_panel"):
+        tables[t] = lk.read_table(t, where=("source_name", [source_name]))
+    regions = sorted({r for r in tables["indicator_panel"]["region"].to_pylist() if r})
+    for t in ("indicator_wide", "target_attainment"):
+        tables[t] = lk.read_table(t, where=("region", regions))
+    report = validate_tables(tables)   # warm: the import, GX's caches
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.process_time()
+        validate_tables(tables)
+        best = min(best, time.process_time() - t)
+    return {"cpu_s": best, "rows": {t: v.num_rows for t, v in tables.items()},
+            "expectations": sum(s["expectations"] for s in report.tables.values())}
+
+
+class ProcessCPU:
+    """CPU seconds (user + system) of this process and of its child processes while a block
+    runs: the Prefect server (its command line says so) apart from the others (Dask workers and
+    nannies, the pool's workers)."""
+
+    def __enter__(self):
+        self.start = self._now()
+        return self
+
+    def __exit__(self, *exc):
+        end = self._now()
+        self.cpu = {k: round(end.get(k, 0.0) - self.start.get(k, 0.0), 2) for k in end}
+        return False
+
+    @staticmethod
+    def _now() -> dict:
+        import psutil
+
+        me = psutil.Process()
+        out = {"flow_process": sum(me.cpu_times()[:2]), "server": 0.0, "workers": 0.0}
+        for child in me.children(recursive=True):
+            try:
+                cmd = " ".join(child.cmdline())
+                t = sum(child.cpu_times()[:2])
+            except psutil.Error:
+                continue
+            out["server" if "prefect server" in cmd else "workers"] += t
+        return out
+
+
 def flow_runs(where: Path, small: int, big: int, dask: bool, repeat: int = 3) -> dict:
     out: dict = {"repeat": repeat}
     with prefect_server(where) as started:
@@ -178,8 +246,15 @@ def flow_runs(where: Path, small: int, big: int, dask: bool, repeat: int = 3) ->
         # the sizes alternate (small, big, small, big, ...): a slow spell of this shared VM then
         # falls on both sizes alike, not on all the runs of one (three small runs in a spell
         # made a slope of 0.90x once, against 1.33x ten minutes before)
-        pairs = [(run(c_small, where / "lake_small"), run(c_big, where / "lake_big"))
-                 for _ in range(repeat)]
+        cpu_runs: dict[str, list] = {"small": [], "big": []}
+
+        def run_cpu(size: str, source: Path) -> float:
+            with ProcessCPU() as cpu:
+                took = run(source, where / f"lake_{size}")
+            cpu_runs[size].append(dict(cpu.cpu, wall_s=round(took, 3)))
+            return took
+
+        pairs = [(run_cpu("small", c_small), run_cpu("big", c_big)) for _ in range(repeat)]
         out["flow_small_runs"] = [round(s, 3) for s, _ in pairs]
         out["flow_big_runs"] = [round(b, 3) for _, b in pairs]
         out["flow_small_s"] = min(s for s, _ in pairs)
@@ -189,6 +264,12 @@ def flow_runs(where: Path, small: int, big: int, dask: bool, repeat: int = 3) ->
         out["overhead_ratio"] = out["slope_s_per_report"] / out["core_s_per_report"]
         out["overhead_ratio_median"] = ((median(out["flow_big_runs"]) - median(out["flow_small_runs"]))
                                         / (big - small) / out["core_s_per_report"])
+        # the CPU behind the slope (flow process, server, the pool's workers), the fastest run of
+        # each size: the marginal CPU per report, against the core's per report
+        fast = {k: min(v, key=lambda c: c["wall_s"]) for k, v in cpu_runs.items()}
+        out["flow_small_cpu"], out["flow_big_cpu"] = fast["small"], fast["big"]
+        total = {k: c["flow_process"] + c["server"] + c["workers"] for k, c in fast.items()}
+        out["cpu_slope_s_per_report"] = (total["big"] - total["small"]) / (big - small)
         # each pair's own slope (two runs next to each other), their median
         out["overhead_ratio_pairs"] = [round((b - s) / (big - small) / out["core_s_per_report"], 3)
                                        for s, b in pairs]
@@ -213,6 +294,11 @@ def flow_runs(where: Path, small: int, big: int, dask: bool, repeat: int = 3) ->
         out["incremental_ratio"] = out["incremental_s"] / out["flow_big_s"]
         out["incremental_ratio_median"] = median(out["incremental_runs"]) / median(out["flow_big_runs"])
         out["rerun_nothing_new_s"] = run(inc_src, lake_inc, fresh=False)
+        # goal 3's floors: what a run pays before the report it adds, and what validating that
+        # report's rows alone costs (bench/RESULTS.md compares them with the budget)
+        out["incremental_budget_s"] = 0.05 * out["flow_big_s"]
+        out["empty_flow_s"] = empty_flow_s()
+        out["gx_one_report"] = gx_one_report(lake_inc, "zz_one_more.txt")
 
         if dask:
             # the BI suites and Data Docs run in the flow's process under Dask: import GX there
@@ -232,9 +318,18 @@ def flow_runs(where: Path, small: int, big: int, dask: bool, repeat: int = 3) ->
                     address = cluster.scheduler_address
                     run(c_small, where / "lake_dask_warm", runners.make("dask", address=address))
                     key = f"dask_{n}_worker{'s' if n > 1 else ''}"
-                    out[f"{key}_s"] = timed(key, lambda: run(
-                        c_big, where / f"lake_dask{n}", runners.make("dask", address=address)),
-                        min(repeat, 2))
+                    cpus: list[dict] = []
+
+                    def dask_run() -> float:
+                        with ProcessCPU() as cpu:
+                            took = run(c_big, where / f"lake_dask{n}",
+                                       runners.make("dask", address=address))
+                        cpus.append(dict(cpu.cpu, wall_s=round(took, 3)))
+                        return took
+
+                    out[f"{key}_s"] = timed(key, dask_run, min(repeat, 2))
+                    # the CPU of the fastest run, by process (flow, server, Dask's workers)
+                    out[f"{key}_cpu"] = min(cpus, key=lambda c: c["wall_s"])
             out["dask_speedup"] = out["dask_1_worker_s"] / out["dask_2_workers_s"]
             out["dask_speedup_median"] = (median(out["dask_1_worker_runs"])
                                           / median(out["dask_2_workers_runs"]))
@@ -348,7 +443,46 @@ def table(r: dict) -> str:
         lines.append(row("5. Dask 2 workers vs 1", f"{f['dask_1_worker_s']:.2f} s / {f['dask_2_workers_s']:.2f} s = "
                          f"{f['dask_speedup']:.2f}x" + _median(f, "dask_speedup"),
                          ">= 1.6x", f["dask_speedup"] >= 1.6))
-    return "\n".join(lines)
+    return "\n".join(lines + floors(f))
+
+
+def floors(f: dict) -> list[str]:
+    """Lines under the table: goal 3's budget beside what a run pays whatever it adds, and
+    goal 5's CPU by process (the best a perfect split over the cores could give)."""
+    out: list[str] = []
+    if "cpu_slope_s_per_report" in f:
+        cores = os.cpu_count() or 1
+        per = f["cpu_slope_s_per_report"]
+        b, sm = f["flow_big_cpu"], f["flow_small_cpu"]
+        out += ["", f"Goal 2's CPU: the fastest big run used {b['workers']:.2f} s in the workers, "
+                    f"{b['flow_process']:.2f} s in the flow's process and {b['server']:.2f} s in "
+                    f"the server (the small run {sm['workers']:.2f} / {sm['flow_process']:.2f} / "
+                    f"{sm['server']:.2f} s): {per * 1000:.2f} ms of CPU per added report, "
+                    f"{per / f['core_s_per_report']:.2f}x the core's; split perfectly over "
+                    f"{cores} cores, {per / cores / f['core_s_per_report']:.2f}x."]
+    if "gx_one_report" in f:
+        g = f["gx_one_report"]
+        out += ["", f"Goal 3's floors: the budget is {f['incremental_budget_s']:.3f} s (5% of "
+                    f"{f['flow_big_s']:.2f} s). A flow call with no task costs {f['empty_flow_s']:.3f} s; "
+                    f"a re-run with nothing new {f['rerun_nothing_new_s']:.2f} s; the six GX suites "
+                    f"({g['expectations']} expectations) on the added report's rows alone "
+                    f"{g['cpu_s']:.2f} s of CPU ({g['cpu_s'] / (os.cpu_count() or 1):.2f} s split "
+                    f"over {os.cpu_count()} cores)."]
+    if "dask_2_workers_cpu" in f and "dask_1_worker_cpu" in f:
+        cores = os.cpu_count() or 1
+        parts = []
+        for key, label in (("dask_1_worker_cpu", "1 worker"), ("dask_2_workers_cpu", "2 workers")):
+            c = f[key]
+            total = c["workers"] + c["flow_process"] + c["server"]
+            parts.append(f"{label}: workers {c['workers']:.2f} s, flow process {c['flow_process']:.2f} s, "
+                         f"server {c['server']:.2f} s = {total:.2f} s of CPU in {c['wall_s']:.2f} s "
+                         f"({total / c['wall_s']:.2f} of {cores} cores busy)")
+        c2 = f["dask_2_workers_cpu"]
+        ideal = (c2["workers"] + c2["flow_process"] + c2["server"]) / cores
+        out += ["", f"Goal 5's CPU, the fastest run of each: {'; '.join(parts)}. The 2-worker "
+                    f"run's CPU split perfectly over {cores} cores would take {ideal:.2f} s: "
+                    f"{f['dask_1_worker_cpu']['wall_s'] / ideal:.2f}x."]
+    return out
 
 
 def main(argv=None) -> int:
