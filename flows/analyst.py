@@ -176,7 +176,14 @@ def write_report(lk: Lake, run_id: str, summary: dict, bi_check: dict | None,
     runs -- a worker process of flows/pool.py, a Dask worker -- while the page renders here."""
     docs = runners.start(work.data_docs, lk.location(), run_id, expectations,
                          where=runners.where(in_pool))
-    page = _page(lk, run_id, summary, bi_check, focus)
+    try:
+        page = _page(lk, run_id, summary, bi_check, focus)
+    except BaseException:
+        try:   # the job writes into the lake this run holds: let it end before the run does
+            docs.result()
+        except Exception:  # noqa: BLE001 - the page's error is the one to raise
+            pass
+        raise
     docs.result()
     lk.write_report("index.html", page)
     url, docs_url = lk.report_url("index.html"), lk.report_url("data_docs/index.html")

@@ -194,3 +194,27 @@ def test_report_renders_in_headless_chromium(seeded_lake, tmp_path):
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("GWR_REPORT_SCREENSHOT"):   # keep it to look at
         shutil.copy(shot, os.environ["GWR_REPORT_SCREENSHOT"])
+
+
+def test_the_data_docs_job_ends_before_a_failed_page_is_raised(monkeypatch, tmp_path):
+    """write_report: the Data Docs job (a worker writing into the lake) is waited for even when
+    the page fails, so that no write of the run's is left running once the run lets the lake go;
+    the page's error is the one raised."""
+    from flows import analyst, runners
+    from flows.lake import Lake
+
+    waited = []
+
+    class Job:
+        def result(self):
+            waited.append(True)
+            raise RuntimeError("docs failed too")
+
+    def bad_page(*args, **kwargs):
+        raise ValueError("page failed")
+
+    monkeypatch.setattr(runners, "start", lambda *args, **kwargs: Job())
+    monkeypatch.setattr(analyst, "_page", bad_page)
+    with pytest.raises(ValueError, match="page failed"):
+        analyst.write_report(Lake(tmp_path / "lake"), "r1", {"status": "running"}, None)
+    assert waited == [True]
