@@ -213,6 +213,20 @@ class ProcessCPU:
         return out
 
 
+def with_cpu(fn, into: list) -> float:
+    """fn() (a timed run, -> seconds) with the CPU of each process while it ran appended to
+    `into` beside its wall time."""
+    with ProcessCPU() as cpu:
+        took = fn()
+    into.append(dict(cpu.cpu, wall_s=round(took, 3)))
+    return took
+
+
+def cpu_total(c: dict) -> float:
+    """All the CPU of a run: ProcessCPU's flow process, server and workers."""
+    return c["flow_process"] + c["server"] + c["workers"]
+
+
 def flow_runs(where: Path, small: int, big: int, dask: bool, repeat: int = 3) -> dict:
     out: dict = {"repeat": repeat}
     with prefect_server(where) as started:
@@ -249,10 +263,7 @@ def flow_runs(where: Path, small: int, big: int, dask: bool, repeat: int = 3) ->
         cpu_runs: dict[str, list] = {"small": [], "big": []}
 
         def run_cpu(size: str, source: Path) -> float:
-            with ProcessCPU() as cpu:
-                took = run(source, where / f"lake_{size}")
-            cpu_runs[size].append(dict(cpu.cpu, wall_s=round(took, 3)))
-            return took
+            return with_cpu(lambda: run(source, where / f"lake_{size}"), cpu_runs[size])
 
         pairs = [(run_cpu("small", c_small), run_cpu("big", c_big)) for _ in range(repeat)]
         out["flow_small_runs"] = [round(s, 3) for s, _ in pairs]
@@ -268,8 +279,8 @@ def flow_runs(where: Path, small: int, big: int, dask: bool, repeat: int = 3) ->
         # each size: the marginal CPU per report, against the core's per report
         fast = {k: min(v, key=lambda c: c["wall_s"]) for k, v in cpu_runs.items()}
         out["flow_small_cpu"], out["flow_big_cpu"] = fast["small"], fast["big"]
-        total = {k: c["flow_process"] + c["server"] + c["workers"] for k, c in fast.items()}
-        out["cpu_slope_s_per_report"] = (total["big"] - total["small"]) / (big - small)
+        out["cpu_slope_s_per_report"] = ((cpu_total(fast["big"]) - cpu_total(fast["small"]))
+                                         / (big - small))
         # each pair's own slope (two runs next to each other), their median
         out["overhead_ratio_pairs"] = [round((b - s) / (big - small) / out["core_s_per_report"], 3)
                                        for s, b in pairs]
@@ -319,15 +330,9 @@ def flow_runs(where: Path, small: int, big: int, dask: bool, repeat: int = 3) ->
                     run(c_small, where / "lake_dask_warm", runners.make("dask", address=address))
                     key = f"dask_{n}_worker{'s' if n > 1 else ''}"
                     cpus: list[dict] = []
-
-                    def dask_run() -> float:
-                        with ProcessCPU() as cpu:
-                            took = run(c_big, where / f"lake_dask{n}",
-                                       runners.make("dask", address=address))
-                        cpus.append(dict(cpu.cpu, wall_s=round(took, 3)))
-                        return took
-
-                    out[f"{key}_s"] = timed(key, dask_run, min(repeat, 2))
+                    out[f"{key}_s"] = timed(key, lambda: with_cpu(lambda: run(
+                        c_big, where / f"lake_dask{n}", runners.make("dask", address=address)),
+                        cpus), min(repeat, 2))
                     # the CPU of the fastest run, by process (flow, server, Dask's workers)
                     out[f"{key}_cpu"] = min(cpus, key=lambda c: c["wall_s"])
             out["dask_speedup"] = out["dask_1_worker_s"] / out["dask_2_workers_s"]
@@ -447,11 +452,11 @@ def table(r: dict) -> str:
 
 
 def floors(f: dict) -> list[str]:
-    """Lines under the table: goal 3's budget beside what a run pays whatever it adds, and
-    goal 5's CPU by process (the best a perfect split over the cores could give)."""
+    """Lines under the table: goals 2 and 5's CPU by process (and what a perfect split over the
+    cores would give), goal 3's budget beside what a run pays whatever it adds."""
     out: list[str] = []
+    cores = os.cpu_count() or 1
     if "cpu_slope_s_per_report" in f:
-        cores = os.cpu_count() or 1
         per = f["cpu_slope_s_per_report"]
         b, sm = f["flow_big_cpu"], f["flow_small_cpu"]
         out += ["", f"Goal 2's CPU: the fastest big run used {b['workers']:.2f} s in the workers, "
@@ -466,19 +471,17 @@ def floors(f: dict) -> list[str]:
                     f"{f['flow_big_s']:.2f} s). A flow call with no task costs {f['empty_flow_s']:.3f} s; "
                     f"a re-run with nothing new {f['rerun_nothing_new_s']:.2f} s; the six GX suites "
                     f"({g['expectations']} expectations) on the added report's rows alone "
-                    f"{g['cpu_s']:.2f} s of CPU ({g['cpu_s'] / (os.cpu_count() or 1):.2f} s split "
-                    f"over {os.cpu_count()} cores)."]
+                    f"{g['cpu_s']:.2f} s of CPU ({g['cpu_s'] / cores:.2f} s split "
+                    f"over {cores} cores)."]
     if "dask_2_workers_cpu" in f and "dask_1_worker_cpu" in f:
-        cores = os.cpu_count() or 1
         parts = []
         for key, label in (("dask_1_worker_cpu", "1 worker"), ("dask_2_workers_cpu", "2 workers")):
             c = f[key]
-            total = c["workers"] + c["flow_process"] + c["server"]
+            total = cpu_total(c)
             parts.append(f"{label}: workers {c['workers']:.2f} s, flow process {c['flow_process']:.2f} s, "
                          f"server {c['server']:.2f} s = {total:.2f} s of CPU in {c['wall_s']:.2f} s "
                          f"({total / c['wall_s']:.2f} of {cores} cores busy)")
-        c2 = f["dask_2_workers_cpu"]
-        ideal = (c2["workers"] + c2["flow_process"] + c2["server"]) / cores
+        ideal = cpu_total(f["dask_2_workers_cpu"]) / cores
         out += ["", f"Goal 5's CPU, the fastest run of each: {'; '.join(parts)}. The 2-worker "
                     f"run's CPU split perfectly over {cores} cores would take {ideal:.2f} s: "
                     f"{f['dask_1_worker_cpu']['wall_s'] / ideal:.2f}x."]

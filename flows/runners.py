@@ -118,22 +118,6 @@ def spread(jobs: list[tuple], where: str = "here") -> list:
     return [fn(*args) for fn, args in jobs]
 
 
-class _Done:
-    """A job run in place: its result, or its error raised by result() as a started job's is."""
-
-    def __init__(self, fn, args: tuple):
-        self.value, self.error = None, None
-        try:
-            self.value = fn(*args)
-        except Exception as exc:  # noqa: BLE001 - raised where the caller waits for it
-            self.error = exc
-
-    def result(self):
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-
 def start(fn, *args, where: str = "here"):
     """fn(*args) -- a plain function of picklable data -- started where spread() would run it,
     in the background: "pool" (flows/pool.py), "dask" (a worker of the flow's task runner, from
@@ -147,7 +131,14 @@ def start(fn, *args, where: str = "here"):
         client = dask_client()
         if client is not None and not on_dask_worker():
             return client.submit(fn, *args, pure=False)
-    return _Done(fn, args)
+    from concurrent.futures import Future
+
+    done: Future = Future()   # run now; its error comes out of result(), as a started job's does
+    try:
+        done.set_result(fn(*args))
+    except Exception as exc:  # noqa: BLE001 - raised where the caller waits for it
+        done.set_exception(exc)
+    return done
 
 
 def width(where: str = "here") -> int:
