@@ -73,7 +73,7 @@ def cmd_evaluate(args) -> int:
 def cmd_extract(args) -> int:
     from . import extract_items
     from .core.model import SourceError
-    from .core.sources import read_items
+    from .core.read import read_items
 
     items, failed = [], 0
     for f in args.files:

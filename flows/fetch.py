@@ -22,7 +22,7 @@ from prefect.tasks import exponential_backoff
 from . import pool, remote, work
 from .core.model import SourceError
 from .lake import Lake, list_source_files
-from .work import Fetched, Planned, _reject, fetch_one, land  # noqa: F401  (the work, no Prefect)
+from .work import Fetched, Planned, _reject, fetch_one, land, land_all  # noqa: F401  (the work, no Prefect)
 
 
 def list_sources(source: str) -> list[tuple[str, str]]:
@@ -127,15 +127,16 @@ def _transient(task, task_run, state) -> bool:
 @task(name="download", task_run_name="download {name}", cache_policy=NO_CACHE, persist_result=False,
       retries=3, retry_delay_seconds=exponential_backoff(1.0), retry_jitter_factor=0.2,
       retry_condition_fn=_transient)
-def download(name: str, url: str, lake: str) -> Fetched:
-    """An http(s) source -> bronze. Raises TransientHTTPError to be retried (Prefect retries)."""
+def download(name: str, url: str, lake: str) -> list[Fetched]:
+    """An http(s) source -> bronze (an archive: each of its files). Raises TransientHTTPError to
+    be retried (Prefect retries)."""
     try:
         got_name, data = remote.download(url)
     except SourceError as exc:  # not worth a retry: quarantined at once
         out = Fetched(name, url)
         _reject(out, exc)
-        return _log(out)
-    return _log(land(got_name, url, data, lake))
+        return [_log(out)]
+    return [_log(f) for f in land_all(got_name, url, data, lake)]
 
 
 def download_task():
@@ -150,4 +151,4 @@ def failed_fetch(name: str, location: str, exc: BaseException) -> Fetched:
     out = Fetched(name, location)
     _reject(out, exc)
     get_run_logger().error("QUARANTINED %s at fetch: %s", name, out.rejects[0]["reason"])
-    return out
+    return [out]

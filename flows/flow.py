@@ -113,7 +113,7 @@ def _run(source: str, lake: str, run_id: str, expectations: str | None, summary:
         fetched = []
         for (name, loc), fut in zip(sources, futures):
             fut.wait()
-            fetched.append(fut.result() if fut.state.is_completed() else
+            fetched.extend(fut.result() if fut.state.is_completed() else
                            fetch.failed_fetch(name, loc, fut.state.result(raise_on_failure=False)))
     else:
         planned = fetch.plan(sources, lake, version)

@@ -51,9 +51,7 @@ from .core.model import SourceError
 from .faults import crashpoint
 from .schemas import KEYS, TABLES
 
-# the file types flows/core/sources.py reads; anything else is quarantined as unsupported
-SOURCE_SUFFIXES = (".txt", ".text", ".html", ".htm", ".xhtml", ".shtml", ".csv", ".tsv", ".jsonl",
-                   ".ndjson", ".json")
+from .core.read import SUFFIXES as SOURCE_SUFFIXES  # noqa: E402  (the file types the core reads)
 
 
 TRASH_GRACE_S = 60  # how long a replaced table version is kept for readers still listing it

@@ -32,20 +32,27 @@ STR, I32, I64, F64, BOOL = pa.string(), pa.int32(), pa.int64(), pa.float64(), pa
 TS = pa.timestamp("us", tz="UTC")
 
 SOURCE_ITEMS = _schema(
-    "bronze: one row per item of a fetched source file (the whole file for txt/html, one row "
-    "for csv/jsonl), decoded but otherwise as found. Append-only, keyed by sha256.",
+    "bronze: one row per item of a fetched source file (the whole file for a document: txt, "
+    "html, pdf, docx, doc; one row of a table: csv, xlsx, xls; one record of JSON Lines), decoded "
+    "but otherwise as found. Append-only, keyed by sha256.",
     _f("source_name", STR, "path of the file relative to the source root (posix)", False,
        example="hailar_2013.txt"),
     _f("item_index", I32, "1-based position of the item inside its file", False, example="1"),
-    _f("container", STR, "txt | html | csv | jsonl", False, example="csv"),
-    _f("encoding", STR, "encoding detected for the file bytes", False, example="gb18030"),
-    _f("text", STR, "decoded text of the item (for html: the visible text)", False,
+    _f("container", STR, "txt | html | csv | jsonl | xlsx | xls | pdf | docx | doc", False, example="csv"),
+    _f("encoding", STR, "encoding detected for the file bytes (the format for binary documents)", False,
+       example="gb18030"),
+    _f("text", STR, "decoded text of the item (for html: the page's main content)", False,
        example="政 府 工 作 报 告 ----2013年2月28日在海拉尔区…"),
     _f("title", STR, "title carried by the container, if any", example="2026年重庆市政府工作报告"),
     _f("year", I32, "year carried by the container, if any", unit="calendar year", example="2026"),
     _f("url", STR, "url carried by the container, if any",
        example="https://zh.wikisource.org/wiki/2023年中华人民共和国国务院政府工作报告"),
     _f("publish_date", STR, "publish date carried by the container, if any", example="2026-02-03"),
+    _f("place", STR, "a table row's place column (区县名称, 地区), if any", example="唐县"),
+    _f("city", STR, "a table row's city column (所属城市), if any", example="保定"),
+    _f("province", STR, "a table row's province column (所属省份), if any", example="河北"),
+    _f("region_code", STR, "a table row's administrative code column (行政区划代码), if any",
+       example="130627"),
     _f("sha256", STR, "sha256 of the whole source file's bytes (hex)", False,
        example="023006159afaf74e367cb8674dce3c1718d154620a7d13a78555e6251722e7c3"),
     _f("byte_size", I64, "size of the source file in bytes", False, unit="bytes", example="16465"),
@@ -62,7 +69,10 @@ REPORTS = _schema(
     _f("item_index", I32, "item of the source file the report came from", False, example="1"),
     _f("is_report", BOOL, "false for e.g. an NPC resolution approving a report", False,
        example="true"),
-    _f("region", STR, "region the report is about (全国 for the State Council)", example="温州市"),
+    _f("region", STR, "region the report is about (全国 for the State Council), as named at the time",
+       example="温州市"),
+    _f("region_code", STR, "administrative code of the region (today's code for a renamed county: "
+       "保定市清苑县 and 保定市清苑区 share 130608)", example="330300"),
     _f("tier", STR, "national | province | city | county | district | zone", example="city"),
     _f("province", STR, "province the region belongs to", example="浙江省"),
     _f("review_year", I32, "calendar year the report reviews",
@@ -71,6 +81,9 @@ REPORTS = _schema(
     _f("delivered_date", STR, "ISO date the report was delivered, when the text gives one",
        example="2023-01-10"),
     _f("title", STR, "title line of the report", example="2023年温州市政府工作报告"),
+    _f("metadata_conflicts", STR, "where a record's own columns (a vendor row's place, year) disagree "
+       "with the text, which wins; null when they agree",
+       example="region: the text is 聊城市高唐县 (山东省), the row says 唐县, 保定, 河北 (130627)"),
     _f("text", STR, "cleaned text; mention offsets point into it", False,
        example="2023年温州市政府工作报告 各位代表:…"),
     _f("glossary", STR, "名词解释 / 附件 part, set apart from the text", False,
@@ -121,6 +134,7 @@ INDICATOR_PANEL = _schema(
     _f("source_name", STR, "source file (relative path)", False, example="hailar_2013.txt"),
     _f("doc_index", I32, "report within the source (1-based)", False, example="1"),
     _f("region", STR, "region of the report", example="呼伦贝尔市海拉尔区"),
+    _f("region_code", STR, "administrative code of the region", example="150702"),
     _f("tier", STR, "national | province | city | county | district | zone", example="district"),
     _f("province", STR, "province the region belongs to", example="内蒙古自治区"),
     _f("indicator", STR, "indicator code (flows/vocab/indicators.csv)", False, example="gdp"),

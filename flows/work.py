@@ -62,7 +62,7 @@ def _reject(out: Fetched, exc: BaseException, item_index: int | None = None) -> 
 
 def land(name: str, location: str, data: bytes, lake: str) -> Fetched:
     """Bytes of one source file -> bronze (when new) and a Fetched record."""
-    from .core.sources import read_items_with_errors, screen_items
+    from .core.read import read_items_with_errors, screen_items
 
     out = Fetched(name, location, hashlib.sha256(data).hexdigest(), len(data))
     lk = Lake(lake)
@@ -91,22 +91,46 @@ def land(name: str, location: str, data: bytes, lake: str) -> Fetched:
     return out
 
 
-def fetch_one(p: Planned, lake: str) -> Fetched:
+def land_all(name: str, location: str, data: bytes, lake: str) -> list[Fetched]:
+    """Bytes of one source file -> bronze: the file itself, or each file of a ZIP archive as a
+    source of its own (`archive.zip/member`); an archive that cannot be read, or a member that
+    cannot, is a quarantine record and the rest goes on."""
+    from .core.read import expand_source
+
+    try:
+        members, errors = expand_source(name, data)
+    except SourceError as exc:
+        out = Fetched(name, location, hashlib.sha256(data).hexdigest(), len(data))
+        _reject(out, exc)
+        return [out]
+    outs = []
+    for err in errors:
+        member = getattr(err, "source_name", name)
+        out = Fetched(member, location)
+        _reject(out, err)
+        outs.append(out)
+    for member, body in members:
+        outs.append(land(member, location, body, lake))
+    return outs
+
+
+def fetch_one(p: Planned, lake: str) -> list[Fetched]:
     try:
         data = read_source(Path(p.location))
     except (OSError, SourceError) as exc:  # unreadable, a link, a FIFO, over the size limit
         out = Fetched(p.source_name, p.location, getattr(exc, "sha256", ""))
         _reject(out, exc)
-        return out
-    out = land(p.source_name, p.location, data, lake)
-    out.size, out.mtime_ns = p.size or len(data), p.mtime_ns or None
-    return out
+        return [out]
+    outs = land_all(p.source_name, p.location, data, lake)
+    if len(outs) == 1 and outs[0].source_name == p.source_name:   # not an archive: its stat
+        outs[0].size, outs[0].mtime_ns = p.size or len(data), p.mtime_ns or None
+    return outs
 
 
 @memory.releases
 def fetch_files(chunk: list[Planned], lake: str) -> list[Fetched]:
-    """Local files -> bronze, one chunk of them."""
-    out = [fetch_one(p, lake) for p in chunk]
+    """Local files -> bronze, one chunk of them (an archive's files each a source)."""
+    out = [f for p in chunk for f in fetch_one(p, lake)]
     memory.release()
     return out
 

@@ -28,4 +28,15 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   .venv/bin/python -m pip install --disable-pip-version-check --no-input -q -r requirements.lock
   echo "$want" > "$stamp"
 fi
+# legacy Word .doc files are read with antiword (Debian package); without it they are quarantined
+# with a reason. Installed here when apt-get can (root), else the hint is printed.
+if ! command -v antiword >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing antiword (apt) to read legacy .doc files"
+    (apt-get install -y -qq antiword >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq antiword >/dev/null; }) \
+      || echo "setup: could not install antiword; .doc files will be quarantined" >&2
+  else
+    echo "setup: antiword is not installed: .doc files will be quarantined (sudo apt-get install antiword)" >&2
+  fi
+fi
 echo "setup: .venv ready ($(.venv/bin/python -V))"

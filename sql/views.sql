@@ -9,13 +9,14 @@
 
 CREATE OR REPLACE VIEW source_items AS
   SELECT "source_name", "item_index", "container", "encoding", "text", "title", "year", "url",
-         "publish_date", "sha256", "byte_size", "fetched_at"
+         "publish_date", "place", "city", "province", "region_code", "sha256", "byte_size",
+         "fetched_at"
   FROM read_parquet('${LAKE}/bronze/source_items/*.parquet');
 
 CREATE OR REPLACE VIEW reports AS
-  SELECT "source_name", "doc_index", "item_index", "is_report", "region", "tier", "province",
-         "review_year", "plan_year", "delivered_date", "title", "text", "glossary", "removed_lines",
-         "removed_detail", "sha256"
+  SELECT "source_name", "doc_index", "item_index", "is_report", "region", "region_code", "tier",
+         "province", "review_year", "plan_year", "delivered_date", "title", "metadata_conflicts",
+         "text", "glossary", "removed_lines", "removed_detail", "sha256"
   FROM read_parquet('${LAKE}/silver/reports/*.parquet');
 
 CREATE OR REPLACE VIEW indicator_mentions AS
@@ -25,9 +26,9 @@ CREATE OR REPLACE VIEW indicator_mentions AS
   FROM read_parquet('${LAKE}/gold/indicator_mentions/**/*.parquet', hive_partitioning = true, hive_types = {'year': 'INTEGER'});
 
 CREATE OR REPLACE VIEW indicator_panel AS
-  SELECT "source_name", "doc_index", "region", "tier", "province", "indicator", "kind", "measure",
-         "year", "value", "value_high", "unit", "qualifier", "estimate", "strength", "status",
-         "value_text", "quote", "start", "end"
+  SELECT "source_name", "doc_index", "region", "region_code", "tier", "province", "indicator", "kind",
+         "measure", "year", "value", "value_high", "unit", "qualifier", "estimate", "strength",
+         "status", "value_text", "quote", "start", "end"
   FROM read_parquet('${LAKE}/gold/indicator_panel/**/*.parquet', hive_partitioning = true, hive_types = {'year': 'INTEGER'});
 
 CREATE OR REPLACE VIEW indicator_wide AS

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flows import panel_rows
 from flows.core.model import as_dicts
-from flows.core.sources import read_items
+from flows.core.read import read_items
 from flows.evaluate import panel_to_rows, read_gold, score
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -253,8 +253,8 @@ def write_corpus(root: Path) -> list[Case]:
 
     # ---- not a supported file ----------------------------------------------------------------------
     put("other/notes.md", "# notes\n" + text[:500], "unsupported extension", "quarantine", "unsupported")
-    put("other/report.docx", b"PK\x03\x04" + bytes(300), "unsupported extension", "quarantine",
-        "unsupported")
+    put("other/report.docx", b"PK\x03\x04" + bytes(300), "a damaged Word document", "quarantine",
+        "damaged")
     put("other/no_extension", raw, "no extension", "quarantine", "unsupported")
     put("other/report.txt.exe", b"MZ\x90\x00" + bytes(300), "unsupported extension", "quarantine",
         "unsupported")

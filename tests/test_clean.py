@@ -4,7 +4,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.core.clean import classify_line, clean, normalize
+from flows.core.clean import classify_line, clean
+from flows.core.normalise import normalise as normalize
 from helpers import SEEDS
 
 
@@ -85,7 +86,7 @@ def test_body_has_answers_as_clean_does(lines):
     """The screening shortcut (stops at the first body line with a number) says what searching
     the whole cleaned text says: debris lines, a to-the-end footer and a glossary head included."""
     from flows.core.clean import body_has
-    from flows.core.sources import _NUMBER
+    from flows.core.read import NUMBER as _NUMBER
 
     text = "\n".join(lines)
     assert body_has(text, _NUMBER) == (_NUMBER.search(clean(text).text) is not None)

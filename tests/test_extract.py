@@ -8,9 +8,9 @@ from flows.core.model import Report
 def report(body, review=2022, plan=2023, tier="city", plan_part=""):
     text = f"各位代表:\n一、{review}年工作回顾\n{body}\n"
     text += f"二、{plan}年工作安排\n{plan_part}\n" if plan_part else ""
-    return Report(source_name="t.txt", doc_index=1, item_index=1, is_report=True, region="某市",
+    return Report(source_name="t.txt", doc_index=1, item_index=1, is_report=True, region="某市", region_code=None,
                   tier=tier, province=None, review_year=review, plan_year=plan, delivered_date=None,
-                  title=None, text=text, glossary="", removed_lines=0, removed_detail="{}")
+                  title=None, metadata_conflicts=None, text=text, glossary="", removed_lines=0, removed_detail="{}")
 
 
 def annual(rep):

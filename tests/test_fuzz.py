@@ -6,7 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows import panel_rows
-from flows.core.clean import clean, normalize
+from flows.core.clean import clean
+from flows.core.normalise import normalise as normalize
 from flows.core.model import SourceItem
 from flows.core.panel import plausible_ranges
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows.core.model import SourceError, SourceItem
-from flows.core.sources import read_items_with_errors, screen_items
+from flows.core.read import read_items_with_errors, screen_items
 from helpers import SEEDS
 
 TEXT = (SEEDS / "001_9eeac6bb57bd8a70.txt").read_text(encoding="utf-8")[:4000]

@@ -3,7 +3,7 @@ import csv
 
 import pytest
 
-from flows.core.sources import read_items
+from flows.core.read import read_items
 from flows.core.split import split_item
 from helpers import CORPUS, DATA, SEEDS
 

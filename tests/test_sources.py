@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows.core.model import SourceError, SourceItem
-from flows.core.sources import (
+from flows.core.read import (
     decode_bytes,
     detect_container,
     html_to_text,
@@ -131,9 +131,9 @@ def test_html_meta_charset_is_used():
     (b"", "empty"),
     (b" \r\n\t\n", "empty"),
     (codecs.BOM_UTF8, "empty"),
-    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "binary"),
-    (b"PK\x03\x04\x14\x00\x06\x00word/document.xml", "binary"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 50, "binary"),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "bad_document"),     # a truncated PDF
+    (b"PK\x03\x04\x14\x00\x06\x00word/document.xml", "archive"),   # damaged: expand_source says more
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 50, "bad_document"),
     (b"\x1f\x8b\x08\x00" + bytes(range(256)), "binary"),
     (bytes(range(256)) * 4, "binary"),
     ("正文".encode("utf-8") + b"\x00\x01\x02" + "正文".encode("utf-8"), "binary"),
@@ -294,7 +294,7 @@ def test_csv_like_prov2026():
     item = one("prov2026_henan.csv", text.encode("utf-8-sig"))
     assert item == SourceItem("prov2026_henan.csv", 1, "csv", "utf-8-sig", body.replace("\r\n", "\n"),
                               title="2026年河南省政府工作报告", year=2026, url="https://example.org/a?id=1",
-                              publish_date="2026-02-03")
+                              publish_date="2026-02-03", province="河南省")
 
 
 def test_csv_rows_and_indices():

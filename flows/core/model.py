@@ -19,16 +19,21 @@ class SourceError(ValueError):
 
 @dataclass
 class SourceItem:
-    """One item of a source file: the whole file for txt/html, one row for csv/jsonl."""
+    """One item of a source file: the whole file for a document (txt, html, pdf, docx, doc), one
+    row of a table (csv, xlsx, xls), one record of JSON Lines."""
     source_name: str          # path of the file relative to the source root (posix)
     item_index: int           # 1-based position of the item inside its file
-    container: str            # txt | html | csv | jsonl
-    encoding: str             # detected encoding of the file bytes
-    text: str                 # decoded text (for html: the visible text)
+    container: str            # txt | html | csv | jsonl | xlsx | xls | pdf | docx | doc
+    encoding: str             # detected encoding of the file bytes (the format for binary ones)
+    text: str                 # decoded text (for html: the main content)
     title: str | None = None  # metadata the container carried, if any
     year: int | None = None
     url: str | None = None
     publish_date: str | None = None
+    place: str | None = None        # a table row's place column (区县名称, 地区)
+    city: str | None = None         # its city column (所属城市)
+    province: str | None = None     # its province column (所属省份)
+    region_code: str | None = None  # its administrative code column (行政区划代码)
 
 
 @dataclass
@@ -45,12 +50,14 @@ class Report:
     item_index: int
     is_report: bool           # False for e.g. an NPC resolution approving a report
     region: str | None
+    region_code: str | None   # administrative code (today's, for a renamed county)
     tier: str | None          # national | province | city | county | district | zone
     province: str | None
     review_year: int | None
     plan_year: int | None
-    delivered_date: str | None   # ISO date when the text gives one
+    delivered_date: str | None   # ISO date when the text (or its page) gives one
     title: str | None
+    metadata_conflicts: str | None   # where the record's columns disagree with the text
     text: str                 # cleaned text: mention offsets point into this
     glossary: str
     removed_lines: int
@@ -88,6 +95,7 @@ class PanelRow:
     source_name: str
     doc_index: int
     region: str | None
+    region_code: str | None
     tier: str | None
     province: str | None
     indicator: str

@@ -49,7 +49,8 @@ def build_panel(reports: list[Report], mentions: list[Mention]) -> list[PanelRow
         m = best[key]
         r = meta[(m.source_name, m.doc_index)]
         rows.append(PanelRow(
-            source_name=m.source_name, doc_index=m.doc_index, region=r.region, tier=r.tier,
+            source_name=m.source_name, doc_index=m.doc_index, region=r.region,
+            region_code=r.region_code, tier=r.tier,
             province=r.province, indicator=m.indicator, kind=m.kind, measure=m.measure,
             year=m.year, value=m.value, value_high=m.value_high, unit=m.unit,
             qualifier=m.qualifier, estimate=m.estimate, strength=m.strength, status=m.status,
