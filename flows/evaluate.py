@@ -71,11 +71,15 @@ class Score:
     field_accuracy: dict[str, tuple[int, int]]   # field -> (right, compared) among matched keys
     misses: list[tuple[Row, Row | None]] = field(default_factory=list)    # gold, our row at the key
     false_positives: list[tuple[Row, Row | None]] = field(default_factory=list)  # ours, gold at the key
+    by_tier: dict[str, Counts] = field(default_factory=dict)     # national | province | city | county/district
+    by_decade: dict[str, Counts] = field(default_factory=dict)   # the decade of the year a report plans
 
     def as_dict(self) -> dict:
         return {
             "overall": self.overall.as_dict(),
             "by_indicator": {k: v.as_dict() for k, v in sorted(self.by_indicator.items())},
+            "by_tier": {k: v.as_dict() for k, v in sorted(self.by_tier.items())},
+            "by_decade": {k: v.as_dict() for k, v in sorted(self.by_decade.items())},
             "field_accuracy": {k: {"right": r, "compared": n, "accuracy": round(r / n, 4) if n else None}
                                for k, (r, n) in self.field_accuracy.items()},
             "misses": [_row_dict(g, p) for g, p in self.misses],
@@ -134,8 +138,29 @@ def _same(g: Row, p: Row) -> bool:
     return same_value(g.value, p.value) and (p.unit is None or g.unit is None or g.unit == p.unit)
 
 
+TIER_GROUPS = {"national": "national", "province": "province", "city": "city",
+               "county": "county/district", "district": "county/district", "zone": "county/district"}
+
+
+def doc_groups(gold: list[Row]) -> dict[str, tuple[str, str]]:
+    """doc id -> (tier group, decade) of each labelled report, from its reference rows: the
+    tier of its region, the decade of the latest year it is about (the year it plans)."""
+    from .core.places import tier_of
+
+    region, year = {}, {}
+    for g in gold:
+        region.setdefault(g.doc_id, g.region)
+        if g.year:
+            year[g.doc_id] = max(year.get(g.doc_id, 0), g.year)
+    return {d: (TIER_GROUPS.get(tier_of(r) or "", "unknown"),
+                f"{year[d] // 10 * 10}s" if d in year else "unknown") for d, r in region.items()}
+
+
 def score(gold: list[Row], pred: list[Row]) -> Score:
     docs = {g.doc_id for g in gold}   # only the documents the reference labels are scored
+    groups = doc_groups(gold)
+    by_tier: dict[str, Counts] = defaultdict(Counts)
+    by_decade: dict[str, Counts] = defaultdict(Counts)
     pred = [p for p in pred if p.doc_id in docs]
     gold_by: dict[Key, list[Row]] = defaultdict(list)
     for g in gold:
@@ -149,15 +174,18 @@ def score(gold: list[Row], pred: list[Row]) -> Score:
     fields = {"year": [0, 0], "qualifier": [0, 0], "estimate": [0, 0], "value_high": [0, 0]}
     for key in sorted(set(gold_by) | set(pred_by)):
         gs, ps = gold_by.get(key, []), pred_by.get(key, [])
-        c = by_ind[key[1]]
-        c.n_gold += len(gs)
-        c.n_pred += len(ps)
+        tier, decade = groups[key[0]]
+        counts = (by_ind[key[1]], by_tier[tier], by_decade[decade])
+        for c in counts:
+            c.n_gold += len(gs)
+            c.n_pred += len(ps)
         unmatched_g = list(gs)
         for p in ps:
             hit = next((g for g in unmatched_g if _same(g, p)), None)
             if hit is not None:
                 unmatched_g.remove(hit)
-                c.tp += 1
+                for c in counts:
+                    c.tp += 1
             else:
                 fps.append((p, gs[0] if gs else None))
         misses += [(g, ps[0] if ps else None) for g in unmatched_g]
@@ -172,7 +200,8 @@ def score(gold: list[Row], pred: list[Row]) -> Score:
         overall.tp += c.tp
         overall.n_pred += c.n_pred
         overall.n_gold += c.n_gold
-    return Score(overall, dict(by_ind), {k: (v[0], v[1]) for k, v in fields.items()}, misses, fps)
+    return Score(overall, dict(by_ind), {k: (v[0], v[1]) for k, v in fields.items()}, misses, fps,
+                 dict(by_tier), dict(by_decade))
 
 
 def format_report(s: Score, max_list: int = 50) -> str:
@@ -182,6 +211,10 @@ def format_report(s: Score, max_list: int = 50) -> str:
            f"{'indicator':32} {'P':>6} {'R':>6} {'F1':>6} {'ok':>5} {'pred':>5} {'ref':>5}"]
     for name, c in sorted(s.by_indicator.items(), key=lambda kv: (-kv[1].n_gold, kv[0])):
         out.append(f"{name:32} {c.precision:6.3f} {c.recall:6.3f} {c.f1:6.3f} {c.tp:5d} {c.n_pred:5d} {c.n_gold:5d}")
+    for title, table in (("tier", s.by_tier), ("decade", s.by_decade)):
+        out += ["", f"{'by ' + title:32} {'P':>6} {'R':>6} {'F1':>6} {'ok':>5} {'pred':>5} {'ref':>5}"]
+        for name, c in sorted(table.items()):
+            out.append(f"{name:32} {c.precision:6.3f} {c.recall:6.3f} {c.f1:6.3f} {c.tp:5d} {c.n_pred:5d} {c.n_gold:5d}")
     out += ["", "field accuracy among matched keys:"]
     for name, (right, n) in s.field_accuracy.items():
         out.append(f"  {name:11} {right / n if n else 0:.3f}  ({right}/{n})")
