@@ -175,7 +175,8 @@ TARGET_ATTAINMENT = _schema(
        unit="the row's `unit`", example="18.5"),
     _f("actual_estimate", BOOL, "the actual is an estimate (预计)", example="false"),
     _f("unit", STR, "yuan | usd | percent | person | tonne", example="percent"),
-    _f("status", STR, "met | missed | unknown", False, example="missed"),
+    _f("status", STR, "met | met_about (an about target missed within the tolerance: 7.4 against "
+       "7.5%左右) | missed | unknown", False, example="missed"),
     _f("gap", F64, "actual - target (the cap for at_most targets, the low end of ranges)",
        unit="the row's `unit`", example="-2.5"),
     _f("target_source", STR, "doc id [<folder>/]<source stem>#<doc_index> of the planning report", False,
@@ -264,6 +265,28 @@ QUARANTINE = _schema(
     _f("time", TS, "when (UTC)", False, unit="UTC", example="2026-11-23 23:56:17.581053+00"),
 )
 
+SOURCES = _schema(
+    "silver: the lake's source index, one row per source file whose rows the lake holds: the bytes "
+    "and the code version they came from, and how the file looked when read (size, mtime, ETag), "
+    "so that a run reads again only what changed.",
+    _f("source_name", STR, "source file (relative path; an archive's member archive.zip/member)", False,
+       example="hailar_2013.txt"),
+    _f("sha256", STR, "sha256 of the file's bytes", False,
+       example="023006159afaf74e367cb8674dce3c1718d154620a7d13a78555e6251722e7c3"),
+    _f("code_version", STR, "version of the core and vocabulary that made its rows", False,
+       example="5d1c0e7a9b2f4c31"),
+    _f("byte_size", I64, "size of the file in bytes", False, unit="bytes", example="16465"),
+    _f("size", I64, "size of the file as listed (for an archive's member: the archive's)", unit="bytes",
+       example="16465"),
+    _f("mtime_ns", I64, "modification time of a local file as listed", unit="ns since 1970",
+       example="1764028800000000000"),
+    _f("etag", STR, "ETag of a remote object or page, when it had one", example='"3b1f-5e9a"'),
+    _f("location", STR, "where it was read from (path or URL)", example="/data/reports/hailar_2013.txt"),
+    _f("status", STR, "published (its rows are in the lake) | quarantined (it could not be used: "
+       "see quarantine)", False, example="published"),
+    _f("run_id", STR, "run that read it last", False, example="20261123T235617Z-cf3ca3e5"),
+)
+
 # table name -> (layer, schema, hive partition column or None)
 TABLES: dict[str, tuple[str, pa.Schema, str | None]] = {
     "source_items": ("bronze", SOURCE_ITEMS, None),
@@ -272,8 +295,15 @@ TABLES: dict[str, tuple[str, pa.Schema, str | None]] = {
     "indicator_panel": ("gold", INDICATOR_PANEL, "year"),
     "indicator_wide": ("gold", INDICATOR_WIDE, "year"),
     "target_attainment": ("gold", TARGET_ATTAINMENT, "year"),
+    "sources": ("silver", SOURCES, None),
     "quarantine": ("quarantine", QUARANTINE, None),
 }
+
+# the Delta tables, in the order a publish commits them (the source index last: a run that died
+# before it is read again by the next run, whose publish then converges)
+DELTA_TABLES = ("reports", "indicator_mentions", "indicator_panel", "indicator_wide",
+                "target_attainment", "sources")
+BI_TABLES = ("indicator_wide", "target_attainment")
 
 # the columns that identify a row of each table
 KEYS: dict[str, tuple[str, ...]] = {
@@ -283,6 +313,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "indicator_panel": ("source_name", "doc_index", "indicator", "kind", "measure"),
     "indicator_wide": ("region", "year", "kind"),
     "target_attainment": ("region", "indicator", "measure", "year", "target_source"),
+    "sources": ("source_name",),
 }
 
 

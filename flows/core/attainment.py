@@ -1,11 +1,15 @@
 """target_attainment: for each region, indicator, measure and year Y, the target set by the
 report that planned Y beside the actual reported by the report that reviewed Y.
 
-status: met / missed when both sides are known; unknown when the actual is not (yet) in the
-lake or the target was explicitly not set. The rule per target qualifier:
+status: met / met_about / missed when both sides are known; unknown when the actual is not
+(yet) in the lake or the target was explicitly not set. The rule per target qualifier:
   at_most (or an indicator where lower is better: unemployment, CPI): met if actual <= cap
   range: met if actual >= the low end;   plain / at_least / about: met if actual >= target
-gap = actual - target (the cap for at_most targets; the low end for ranges).
+A target qualified "about" (左右, 约) that the actual misses by no more than the TOLERANCE is
+met_about: 7.4 against "7.5%左右" is neither plainly met nor plainly missed. The tolerance is in
+percentage points for a rate (default 0.5: Settings.attainment_tolerance) and in percent of the
+target for a level. gap = actual - target (the cap for at_most targets; the low end for ranges),
+kept raw whatever the status.
 """
 from __future__ import annotations
 
@@ -26,7 +30,18 @@ def _doc(r: PanelRow) -> str:
     return doc_id(r.source_name, r.doc_index)
 
 
-def target_attainment(panel: list[PanelRow]) -> list[AttainmentRow]:
+DEFAULT_TOLERANCE = 0.5
+
+
+def _within(t: PanelRow, miss: float, tolerance: float) -> bool:
+    """An "about" target missed by `miss` (> 0) within the tolerance."""
+    if t.qualifier != "about" or miss <= 0:
+        return False
+    allowed = tolerance if t.unit == "percent" else abs(t.value) * tolerance / 100
+    return miss <= allowed + 1e-9
+
+
+def target_attainment(panel: list[PanelRow], tolerance: float = DEFAULT_TOLERANCE) -> list[AttainmentRow]:
     lower = vocab_mod.load().lower_is_better
     actuals: dict[tuple, PanelRow] = {}
     for r in panel:
@@ -46,9 +61,10 @@ def target_attainment(panel: list[PanelRow]) -> list[AttainmentRow]:
             cap = t.qualifier == "at_most" or t.indicator in lower
             if cap:
                 bound = t.value_high if t.value_high is not None else t.value
-                status, gap = ("met" if a.value <= bound + 1e-9 else "missed"), a.value - bound
+                gap, miss = a.value - bound, a.value - bound
             else:
-                status, gap = ("met" if a.value >= t.value - 1e-9 else "missed"), a.value - t.value
+                gap, miss = a.value - t.value, t.value - a.value
+            status = "met" if miss <= 1e-9 else "met_about" if _within(t, miss, tolerance) else "missed"
         out.append(AttainmentRow(
             region=t.region, indicator=t.indicator, measure=t.measure, year=t.year,
             target=t.value, target_high=t.value_high, target_qualifier=t.qualifier,

@@ -1,5 +1,5 @@
 """Gold for BI, from the whole indicator panel. Pure: Arrow tables in, Arrow tables out; no
-Prefect, no files (flows/lake.py writes them, the flow validates them first).
+Prefect, no files (flows/lake/ writes them, the flow validates them first).
 
     indicator_wide      one row per (region, year, kind), one column per indicator x measure x
                         unit, named with the normalized unit: gdp_level_yuan, gdp_growth_pct,
@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .core.attainment import _doc, target_attainment
-from .core.model import PanelRow, column_names
-from .schemas import from_objects, to_table, wide_value_columns
-
-BI_TABLES = ("indicator_wide", "target_attainment")
+from ..schemas import BI_TABLES, from_objects, to_table, wide_value_columns
+from .attainment import DEFAULT_TOLERANCE, _doc, target_attainment
+from .model import PanelRow, column_names
 
 
 class WideColumnMissing(ValueError):
@@ -90,22 +88,25 @@ def _doc_order(doc: str) -> tuple[str, int]:
     return stem, int(n) if n.isdigit() else 0
 
 
-def attainment(panel: pa.Table, rows: list[PanelRow] | None = None) -> pa.Table:
+def attainment(panel: pa.Table, rows: list[PanelRow] | None = None,
+               tolerance: float = DEFAULT_TOLERANCE) -> pa.Table:
     """target_attainment of the whole panel, as a table of flows/schemas.py's schema. rows:
     panel_rows(panel), when the caller has them."""
     return from_objects("target_attainment",
-                        target_attainment(panel_rows(panel) if rows is None else rows))
+                        target_attainment(panel_rows(panel) if rows is None else rows, tolerance))
 
 
-def _both(panel: pa.Table) -> dict[str, pa.Table]:
+def _both(panel: pa.Table, tolerance: float = DEFAULT_TOLERANCE) -> dict[str, pa.Table]:
     rows = panel_rows(panel)   # once for both tables
-    return {"indicator_wide": indicator_wide(panel, rows), "target_attainment": attainment(panel, rows)}
+    return {"indicator_wide": indicator_wide(panel, rows),
+            "target_attainment": attainment(panel, rows, tolerance)}
 
 
 GROUP_ROWS = 50_000   # panel rows turned into Python rows at a time
 
 
-def bi_tables(panel: pa.Table, group_rows: int = GROUP_ROWS) -> dict[str, pa.Table]:
+def bi_tables(panel: pa.Table, group_rows: int = GROUP_ROWS,
+              tolerance: float = DEFAULT_TOLERANCE) -> dict[str, pa.Table]:
     """Every BI table of a panel: {table name: Arrow table}. Both tables are per region (a row
     of either needs only panel rows of its region, and rows without a region are left out), so a
     large panel is done in groups of whole regions of about group_rows rows: memory stays that
@@ -114,7 +115,7 @@ def bi_tables(panel: pa.Table, group_rows: int = GROUP_ROWS) -> dict[str, pa.Tab
 
     placed = panel.filter(pc.is_valid(panel["region"]))
     if placed.num_rows <= group_rows:
-        return _both(placed)
+        return _both(placed, tolerance)
     counts = placed.group_by("region").aggregate([([], "count_all")]).sort_by("region")
     groups, cur, n = [], [], 0
     for region, k in zip(counts["region"].to_pylist(), counts["count_all"].to_pylist()):
@@ -124,9 +125,8 @@ def bi_tables(panel: pa.Table, group_rows: int = GROUP_ROWS) -> dict[str, pa.Tab
         cur.append(region)
         n += k
     groups.append(cur)
-    return concat_bi([_both(placed.filter(pc.is_in(placed["region"],
-                                                   value_set=pa.array(g, pa.string()))))
-                      for g in groups])
+    return concat_bi([_both(placed.filter(pc.is_in(placed["region"], value_set=pa.array(g, pa.string()))),
+                            tolerance) for g in groups])
 
 
 def bi_update(live: dict[str, pa.Table], panel: pa.Table,

@@ -1,0 +1,174 @@
+"""The lake's silver and gold tables as Delta Lake tables (the deltalake package, delta-rs).
+
+Every change of a table is one Delta commit: atomic (a reader sees the version before or the
+version after), kept in the table's log (history, time travel), and readable by any engine that
+reads Delta (Spark, DuckDB's delta_scan, polars, pandas and pyarrow through deltalake, Power BI's
+DeltaLake.Table). A commit's metadata names the run that made it and the code version
+(gwr_run_id, gwr_code_version).
+
+A run replaces the rows of what it re-read and keeps the rest: `commit(table, data,
+replace=(column, values))` is one overwrite whose predicate is `column IN (values)` (the rows of
+those sources, or those regions, go; `data` comes in); new sources are appended. On object
+storage, two writers are kept apart by Delta's conditional put: a commit that loses the race is
+retried by delta-rs, or fails with a conflict the caller retries.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from .parquet import delta_writer_properties
+from ..schemas import TABLES
+from .storage import Storage
+
+RUN_KEY = "gwr_run_id"
+CODE_KEY = "gwr_code_version"
+COMMIT_RETRIES = 10
+
+
+@dataclass(frozen=True)
+class Commit:
+    table: str
+    version: int
+    rows: int            # rows of the table at that version
+
+
+def _literal(v) -> str:
+    if isinstance(v, str):
+        return "'" + v.replace("'", "''") + "'"
+    return str(int(v))
+
+
+def predicate(column: str, values) -> str:
+    """`column IN (...)` as Delta's SQL predicate; string literals with their quotes doubled."""
+    return f"{column} IN ({', '.join(_literal(v) for v in sorted(set(values)))})"
+
+
+class DeltaTables:
+    def __init__(self, storage: Storage):
+        self.storage = storage
+
+    def uri(self, table: str) -> str:
+        layer = TABLES[table][0]
+        return self.storage.delta_uri(layer, table)
+
+    def exists(self, table: str) -> bool:
+        from deltalake import DeltaTable
+
+        return DeltaTable.is_deltatable(self.uri(table), storage_options=self.storage.delta_options())
+
+    def open(self, table: str, version: int | None = None):
+        """The DeltaTable at `version` (latest when None), or None when the table does not exist."""
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            return DeltaTable(self.uri(table), version=version, storage_options=self.storage.delta_options())
+        except TableNotFoundError:
+            return None
+
+    def version(self, table: str) -> int | None:
+        dt = self.open(table)
+        return dt.version() if dt is not None else None
+
+    def read(self, table: str, version: int | None = None, columns: list[str] | None = None,
+             where: tuple[str, list] | None = None) -> pa.Table:
+        """The table (at `version`) with the schema's columns in order, or only `columns`; only
+        the rows whose where[0] is in where[1]. An empty table when it does not exist yet."""
+        schema = TABLES[table][1]
+        names = columns or schema.names
+        dt = self.open(table, version)
+        if dt is None:
+            return schema.empty_table().select(names)
+        import pyarrow.dataset as ds
+
+        data = dt.to_pyarrow_dataset()
+        flt = None
+        if where is not None:
+            flt = ds.field(where[0]).isin(pa.array(list(where[1]), schema.field(where[0]).type))
+        have = set(data.schema.names)
+        got = data.to_table(columns=[n for n in names if n in have], filter=flt)
+        for n in names:          # a column added to the schema after the table was written
+            if n not in have:
+                got = got.append_column(schema.field(n), pa.nulls(got.num_rows, schema.field(n).type))
+        return got.select(names).cast(pa.schema([schema.field(n) for n in names]))
+
+    def commit(self, table: str, data, *, run_id: str, code_version: str,
+               replace: tuple[str, list] | None = None, whole: bool = False) -> Commit | None:
+        """One commit: append `data` (an Arrow table or dataset); or, with replace=(column,
+        values), overwrite the rows whose column is in values with `data` (whose rows must all
+        match); or, `whole`, replace the table. -> the version made (None: nothing to do)."""
+        from deltalake import CommitProperties, write_deltalake
+
+        _, schema, part = TABLES[table]
+        if isinstance(data, pa.Table):
+            data = data.select(schema.names).cast(schema)
+            sample, rows = data, data.num_rows
+        else:                                   # a dataset of staged files: streamed
+            sample = data.head(256, columns=schema.names)
+            rows = data.count_rows()
+            data = data.scanner(columns=schema.names).to_reader()
+        exists = self.exists(table)
+        if exists and not whole and not rows and not (replace and replace[1]):
+            return None
+        props = CommitProperties(custom_metadata={RUN_KEY: run_id, CODE_KEY: code_version},
+                                 max_commit_retries=COMMIT_RETRIES)
+        common = dict(storage_options=self.storage.delta_options(), commit_properties=props,
+                      writer_properties=delta_writer_properties(sample))
+        uri = self.uri(table)
+        if not exists:
+            write_deltalake(uri, data, mode="append", partition_by=[part] if part else None, **common)
+        elif whole:
+            write_deltalake(uri, data, mode="overwrite", schema_mode="overwrite", **common)
+        elif replace is not None and replace[1]:
+            write_deltalake(uri, data, mode="overwrite", predicate=predicate(*replace), schema_mode="merge",
+                            **common)
+        else:
+            write_deltalake(uri, data, mode="append", schema_mode="merge", **common)
+        dt = self.open(table)
+        return Commit(table, dt.version(), dt.count())
+
+    def history(self, table: str) -> list[dict]:
+        """Each version of the table: version, time (ISO, UTC), operation, run id, code version,
+        rows added and removed (from the commit's metrics), newest first."""
+        from datetime import datetime, timezone
+
+        dt = self.open(table)
+        if dt is None:
+            return []
+        out = []
+        for h in dt.history():
+            metrics = h.get("operationMetrics") or {}
+            out.append({
+                "table": table, "version": h.get("version"),
+                "time": datetime.fromtimestamp(h.get("timestamp", 0) / 1000, timezone.utc).isoformat(),
+                "operation": h.get("operation"), "run_id": h.get(RUN_KEY),
+                "code_version": h.get(CODE_KEY),
+                "rows_added": metrics.get("num_added_rows"), "rows_removed": metrics.get("num_removed_rows"),
+            })
+        return out
+
+    def rows_at(self, table: str, version: int) -> int:
+        dt = self.open(table, version)
+        return dt.count() if dt is not None else 0
+
+    def file_uris(self, table: str, version: int | None = None) -> list[str]:
+        """The Parquet files of the table at `version`: what a reader without Delta must read
+        (a glob over the folder would also see removed files and checkpoints)."""
+        dt = self.open(table, version)
+        return list(dt.file_uris()) if dt is not None else []
+
+    def files(self, table: str, version: int | None = None) -> list[str]:
+        """The same, relative to the table's folder."""
+        base = self.uri(table).rstrip("/") + "/"
+        return [u[len(base):] if u.startswith(base) else u for u in self.file_uris(table, version)]
+
+    def vacuum(self, table: str, retention_hours: int, keep_versions: list[int],
+               dry_run: bool = False) -> list[str]:
+        """Delete the files no version within the retention (nor a kept version) needs."""
+        dt = self.open(table)
+        if dt is None:
+            return []
+        return dt.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False,
+                         keep_versions=sorted(set(keep_versions)) or None)
