@@ -8,7 +8,7 @@ A spec is a folder or a file (local.py), an http(s) URL (http.py), an fsspec URL
 s3://bucket/prefix/ or memory://... (fsspec.py), or a source list: a CSV with a `location`
 column or a YAML list (lists.py). Every Source has a stable name: a folder's files their path
 relative to the folder, an fsspec prefix's objects their key relative to the prefix, a URL the
-name remote.source_name gives, a list entry the `name` it gives.
+name http.source_name gives, a list entry the `name` it gives.
 
 Reading never writes anything. A source that must not or cannot be used raises SourceError
 (with a code: too_large, not_a_file, bad_name, not_found, http_404, ...); a failure that another

@@ -1,4 +1,4 @@
-"""The types of flows.inputs: Source, Fetched, InputOptions, InputError (exported by the package)."""
+"""The types of flows.inputs, exported by the package: Source, Fetched, InputOptions, InputError."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -50,8 +50,11 @@ def is_source_list(spec: str) -> bool:
         return True
     from ..core.read.tables import TEXT_COLUMNS
 
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return False   # a source like any other: reading it says what is wrong
     text = _decode(head, errors="replace").splitlines()
     header = next(csv.reader(text[:1]), [])
     keys = {_key(c) for c in header}
@@ -183,7 +186,8 @@ def _entry_sources(entry: dict, list_path: Path, opts: InputOptions) -> list[Sou
         path = path_of(location).expanduser()
         path = path if path.is_absolute() else list_path.parent / path
         rel = os.path.relpath(os.path.normpath(path), list_path.parent)
-        inside = None if rel == os.pardir or rel.startswith(os.pardir + os.sep) else Path(rel).as_posix()
+        outside = rel == os.pardir or rel.startswith(os.pardir + os.sep)
+        inside = None if outside else Path(rel).as_posix()
         location = str(path)
     found = list_location(location, opts)
     whole = kind == "http" or (kind == "local" and Path(location).is_file()) or (

@@ -32,16 +32,19 @@ def list_files(source: str | os.PathLike) -> list[Source]:
     try:
         if src.is_file():
             st = src.stat()
-            return [Source(_printable(src.name), str(src.resolve()), "local", st.st_size, st.st_mtime_ns)]
+            return [Source(_printable(src.name), str(src.resolve()), "local", st.st_size,
+                           st.st_mtime_ns)]
         if not src.is_dir():
-            raise InputError(f"source not found: {_printable(str(src))} is neither a folder nor a file.")
+            raise InputError(f"source not found: {_printable(str(src))} is neither a folder nor "
+                             "a file.")
         out = []
         for p in _walk(src):
             rel = p.relative_to(src)
             if any(part.startswith(".") for part in rel.parts):
                 continue
             st = os.lstat(p)
-            out.append(Source(_printable(rel.as_posix()), str(p), "local", st.st_size, st.st_mtime_ns))
+            out.append(Source(_printable(rel.as_posix()), str(p), "local", st.st_size,
+                              st.st_mtime_ns))
     except OSError as e:
         raise InputError(f"cannot list {_printable(str(src))}: {e.strerror or e} "
                          f"({_printable(str(e.filename or src))}).") from e
@@ -94,7 +97,8 @@ def _refuse_special(path: Path, st: os.stat_result) -> None:
     if _printable(path.name) != path.name:
         raise SourceError(
             f"the file name {_printable(path.name)!r} is not valid UTF-8 (written by a system with "
-            "another file name encoding); rename the file (e.g. convmv -f gbk -t utf8) and run again.",
+            "another file name encoding); rename the file (e.g. convmv -f gbk -t utf8) and run "
+            "again.",
             "bad_name")
 
 
