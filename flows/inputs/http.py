@@ -125,13 +125,14 @@ def read_http(src: Source, opts: InputOptions, known: dict | None = None) -> Fet
     import httpx
 
     url, timeout = src.location, opts.http_timeout_s
-    headers = {"User-Agent": USER_AGENT} | _conditional(known)
+    conditional = _conditional(known)
+    headers = {"User-Agent": USER_AGENT} | conditional
     deadline = time.monotonic() + 4 * timeout
     try:
         with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True,
                           headers=headers) as client:
             with client.stream("GET", url) as r:
-                _check_status(r, url, opts, conditional=len(headers) > 1)
+                _check_status(r, url, opts, bool(conditional))
                 etag, modified = r.headers.get("etag"), r.headers.get("last-modified")
                 if r.status_code == 304:
                     return Fetched(src, None, etag or (known or {}).get("etag"),
