@@ -239,13 +239,15 @@ def format_report(s: Score, max_list: int = 50) -> str:
 
 def main(args) -> int:
     from .lake import Lake
+    from .lake.versions import resolve
 
     try:
         gold = read_gold(args.gold)
     except (OSError, ValueError) as e:
         print(f"error: cannot read the reference: {e}", file=sys.stderr)
         return 2
-    panel = Lake(args.lake).read_table("indicator_panel")
+    lake = Lake(args.lake)
+    panel = lake.read("indicator_panel", resolve(lake, None))
     if panel.num_rows == 0:
         print(f"error: no gold panel in {args.lake}: run `python -m flows run` first", file=sys.stderr)
         return 2

@@ -64,7 +64,7 @@ def gwr_lake(settings: Settings = Settings()) -> dict:
     with lake.lock(settings.lock_timeout_s):
         outcome = _stages(settings, run_id, cv)
         summary = finish(settings, run_id, cv, started, outcome, tasks.report)
-    tasks.artifacts(summary.as_dict(), settings.expectations)
+    tasks.artifacts(summary.as_dict(), settings)
     if summary.status not in ("published", "nothing_new"):
         raise RunFailed(summary.error or summary.status)
     return summary.as_dict()

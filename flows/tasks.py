@@ -128,7 +128,28 @@ def report(settings: Settings, run: dict, focus: list[str]):
 
 
 @task(name="artifacts", **TASK)
-def artifacts(summary: dict, suites_dir: str | None) -> list[str]:
-    from .outputs.artifacts import publish_artifacts
+def artifacts(summary: dict, settings: Settings) -> list[str]:
+    """What the Prefect UI shows of the run: built from the summary, the run's panel rows (as
+    published, or as staged when validation failed) and its recorded validation."""
+    from .lake import Lake
+    from .outputs.artifacts import PANEL_COLUMNS, publish_artifacts
+    from .quality.suites import load_suite
+    from .schemas import TABLES
 
-    return publish_artifacts(summary, suites_dir)
+    lake = Lake(settings.lake)
+    run_id = summary["run_id"]
+    names = sorted({i["source_name"] for i in summary.get("inputs") or []})
+    panel = []
+    if names:
+        where = ("source_name", names)
+        found = lake.staging.read(run_id, "indicator_panel", PANEL_COLUMNS, where) if \
+            summary["status"] == "failed_validation" else lake.read("indicator_panel", columns=PANEL_COLUMNS, where=where)
+        panel = found.to_pylist()
+    validation = lake.records.read_json("validation", f"{run_id}.json") if summary.get("validation") else None
+    suites = {}
+    for table in TABLES:
+        try:
+            suites[table] = load_suite(table, settings.expectations).get("expectations", [])
+        except FileNotFoundError:
+            continue
+    return publish_artifacts(summary, panel, validation, suites)
