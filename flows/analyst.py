@@ -49,7 +49,7 @@ def prepare_bi(lake: str, run_id: str, replaced: list[str], expectations: str | 
     to all the workers, its own thread seceding while it waits).
     -> stage_bi's dict, with regions_rebuilt (None: all)"""
     from .bi import GROUP_ROWS, bi_update, concat_bi, region_counts, region_groups
-    from .validate import merge_reports, validate_tables
+    from .quality import merge_reports, validate_tables
 
     lk = Lake(lake)
     bi_suites = _bi_suites(expectations)

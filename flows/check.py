@@ -6,7 +6,7 @@ Each table is checked by flows/work.py check_table (no Prefect: with a large inp
 the worker processes of flows/pool.py, the tables side by side). The run's rows are read back from
 its staging area about CHECK_BYTES at a time (memory stays flat however large the run); the columns
 a suite only checks for nulls (report texts, sentences: most of the bytes) are compacted as they
-are read (validate.compact), and the rows are validated in batches of about CHECK_ROWS; the
+are read (quality.compact), and the rows are validated in batches of about CHECK_ROWS; the
 results are merged into one report for the run. GX's cost is mostly per expectation, not per row
 (about a second for the four suites), so batches are large. Only NEW rows are checked: the rows the lake
 already holds passed when they were published, and every key of a table starts with its
@@ -71,7 +71,7 @@ def check_one(lake: str, run_id: str, table: str, sources: list[tuple[str, str]]
 
 def merge(done: list[dict]):
     """check_one's results -> one ValidationReport for the run."""
-    from .validate import merge_reports
+    from .quality import merge_reports
 
     report = merge_reports([r for d in done for r in d["reports"]])
     (get_run_logger().info if report.success else get_run_logger().error)(report.summary())

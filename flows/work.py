@@ -252,7 +252,7 @@ BRONZE_FILES = 64   # bronze files read at once by the validation of source_item
 
 
 def suites_dir(expectations: str | None) -> Path:
-    from .validate import SUITES_DIR
+    from .quality import SUITES_DIR
 
     return Path(expectations) if expectations else SUITES_DIR
 
@@ -309,7 +309,7 @@ def check_table(lake: str, run_id: str, table: str, sources: list[tuple[str, str
     {reports: [ValidationReport per batch], rows, batches, seconds}. Read in pieces bounded in
     bytes, validated in batches bounded in rows: the columns the suite only checks for nulls
     (texts, sentences) are compacted as they are read."""
-    from .validate import compact, load_suite, null_only_columns, validate_tables
+    from .quality import compact, load_suite, null_only_columns, validate_tables
 
     lk = Lake(lake)
     t0 = time.perf_counter()
@@ -373,12 +373,12 @@ def data_docs(lake: str, run_id: str, expectations: str | None) -> str:
     """GX Data Docs of the last DATA_DOCS_RUNS runs' validations (<lake>/validation/<run>.json
     and <run>-bi.json), built in a temporary folder of the process this runs in -- a worker's
     own, so it runs on a Dask worker of another machine too -- and published into the lake's
-    reports/data_docs/ (the pages of results the live site has are kept, flows/validate.py).
+    reports/data_docs/ (the pages of results the live site has are kept, flows/quality/data_docs.py).
     -> where the site went"""
     import json
     import tempfile
 
-    from .validate import build_data_docs
+    from .quality import build_data_docs
 
     lk = Lake(lake)
     runs = [n[:-len(".json")] for n in lk.text_names("validation", ".json")]
