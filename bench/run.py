@@ -164,7 +164,7 @@ def gx_one_report(lake: Path, source_name: str, repeat: int = 3) -> dict:
     items, its reports, mentions and panel rows, its regions' BI rows: what an incremental run
     validates), in this process, GX imported and warm: the least validating one report costs."""
     from flows.lake import Lake
-    from flows.validate import validate_tables
+    from flows.quality import validate_tables
 
     lk = Lake(str(lake))
     tables = {"source_items": lk.read_bronze(lk.source_index()[source_name]["sha256"])}
@@ -314,8 +314,9 @@ def flow_runs(where: Path, small: int, big: int, dask: bool, repeat: int = 3) ->
         if dask:
             # the BI suites and Data Docs run in the flow's process under Dask: import GX there
             # first (with threads they ran in the worker pool), so neither Dask run pays it
-            from flows.validate import _context
-            _context()
+            from flows.quality.gx import session
+            with session():
+                pass
             # one running cluster per size, as a deployment points at a scheduler: the cluster's
             # start and the imports in its workers are start-up (reported apart), paid by a
             # warm-up run on the small corpus, not by the timed run on the big one

@@ -2,7 +2,7 @@
 
 `from flows import extract; extract(text)` runs the pure core on a text and returns its panel
 rows as a pandas DataFrame. Importing this package loads neither Prefect nor Great Expectations
-(the flow lives in flows.flow, the validation in flows.validate).
+(the flow lives in flows.flow, the validation in flows.quality).
 """
 from __future__ import annotations
 

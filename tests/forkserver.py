@@ -35,7 +35,7 @@ import pyarrow.dataset  # noqa: E402,F401
 
 import flows.__main__  # noqa: E402
 import flows.flow  # noqa: E402,F401
-import flows.validate  # noqa: E402,F401
+import flows.quality.validate  # noqa: E402,F401
 from flows import faults  # noqa: E402
 
 

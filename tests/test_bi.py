@@ -221,7 +221,7 @@ def test_wide_suite_bounds_every_value_column():
 
 
 def test_bi_suites_pass_on_real_tables_and_catch_broken_ones(real_panel):
-    from flows.validate import validate_tables
+    from flows.quality import validate_tables
 
     tables = bi_tables(real_panel)
     ok = validate_tables(tables)

@@ -156,7 +156,7 @@ def _table(headers: list[str], rows: list[list], cls: str = "") -> str:
 
 
 def _failure_line(f: dict) -> str:
-    from .validate import Failure
+    from .quality import Failure
 
     known = {k: f.get(k) for k in Failure.__dataclass_fields__ if k in f}
     return Failure(**known).line()

@@ -1,11 +1,12 @@
-"""flows/validate.py: what GX is handed. Columns a suite only checks for nulls are compacted to
-stand-ins (the texts and sentences that are most of a table's bytes); the results must not change."""
+"""flows/quality (validate, suites): what GX is handed. Columns a suite only checks for nulls are
+compacted to stand-ins (the texts and sentences that are most of a table's bytes); the results
+must not change."""
 from __future__ import annotations
 
 import pyarrow as pa
 import pytest
 
-from flows.validate import compact, load_suite, null_only_columns, validate_tables
+from flows.quality import compact, load_suite, null_only_columns, validate_tables
 from helpers import seed_compilation
 
 
@@ -106,7 +107,7 @@ def test_gx_gets_narrow_integers_as_int64_and_the_same_values():
     import numpy as np
     import pyarrow as pa
 
-    from flows.validate import _to_pandas
+    from flows.quality.validate import _to_pandas
 
     t = pa.table({"year": pa.array([2023, 2024], pa.int32()), "n": pa.array([1, None], pa.int16()),
                   "s": pa.array(["a", None], pa.string()), "v": pa.array([1.5, 2.0])})
