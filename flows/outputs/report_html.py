@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from .core.attainment import doc_id
+from ..core.attainment import doc_id
 
 TIER_ORDER = {"national": 0, "province": 1, "city": 2, "county": 3, "district": 4, "zone": 5}
 KIND_COLORS = {"actual": "#1f77b4", "target": "#e4572e"}
-STATUS_COLORS = {"met": "#2a9d8f", "missed": "#e4572e", "unknown": "#8d99ae"}
+STATUS_COLORS = {"met": "#2a9d8f", "met_about": "#8ab17d", "missed": "#e4572e", "unknown": "#8d99ae"}
 MAX_RUNS = 10
 # a lake of thousands of reports makes a page nobody reads (and a 100 MB string to build): the
 # report details this many regions -- those of the run first -- and points to SQL for the rest
@@ -62,7 +62,7 @@ def vega_bundle() -> str:
 
 @lru_cache(maxsize=1)
 def _names() -> dict[str, str]:
-    from .core import vocab
+    from ..core import vocab
 
     return {code: ind.name_zh for code, ind in vocab.load().indicators.items()}
 
@@ -156,7 +156,7 @@ def _table(headers: list[str], rows: list[list], cls: str = "") -> str:
 
 
 def _failure_line(f: dict) -> str:
-    from .quality import Failure
+    from ..quality import Failure
 
     known = {k: f.get(k) for k in Failure.__dataclass_fields__ if k in f}
     return Failure(**known).line()

@@ -126,7 +126,8 @@ def write_duckdb(lake) -> str | None:
     with tempfile.TemporaryDirectory(prefix="gwr-duckdb-") as tmp:
         path = os.path.join(tmp, DUCKDB_FILE)
         con = duckdb.connect(path)
-        try:
+        try:   # the views are bound here against the lake folder; their paths stay relative
+            con.execute(f"SET file_search_path = {_q(lake.storage.root)}")
             for table, files in table_files(lake, versions, relative=True).items():
                 con.execute(files_view_sql(table, files))
         finally:

@@ -35,10 +35,10 @@ def quiet_context():
 
     for name in ("great_expectations", "great_expectations.data_context.types.base"):
         logging.getLogger(name).setLevel(logging.WARNING)  # the second sets itself to INFO
-    if not _SETTLED:   # GX's import made ~1M objects: out of the collector's way (flows/memory.py)
-        from ..memory import settle
+    if not _SETTLED:   # GX's import made ~1M objects: out of the collector's sight (gc.freeze),
+        import gc      # so that a collection walks only what the run makes afterwards
 
-        settle()
+        gc.freeze()
         _SETTLED = True
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
