@@ -78,7 +78,7 @@ def _stages(settings: Settings, run_id: str, cv: str) -> dict:
     planned = tasks.plan(settings, cv, parts)
     chunks = planned.plan.chunks
     fetches = [tasks.fetch.submit(settings, c, i + 1, len(c)) for i, c in enumerate(chunks)]
-    processes = [tasks.process.submit(settings, run_id, f, planned.index, cv, i + 1, len(c))
+    processes = [tasks.process.submit(settings, run_id, f, planned, i + 1, len(c))
                  for i, (f, c) in enumerate(zip(fetches, chunks))]
     downloads = [tasks.download.submit(settings, s, planned.known.get(s.location), s.name)
                  for s in planned.plan.todo if s.kind == "http"]
@@ -86,8 +86,8 @@ def _stages(settings: Settings, run_id: str, cv: str) -> dict:
     landed = [x for f in fetches for x in f.result()] + downloaded
     crashpoint("flow:fetched")
     for i, part in enumerate(leftovers(landed, planned.rebuild, downloaded)):
-        processes.append(tasks.process.submit(settings, run_id, part, planned.index, cv, len(chunks) + i + 1, len(part)))
-    work = gather(planned, landed, [p.result() for p in processes], cv, run_id)
+        processes.append(tasks.process.submit(settings, run_id, part, planned, len(chunks) + i + 1, len(part)))
+    work = gather(planned, landed, [p.result() for p in processes], planned.versions, run_id)
     crashpoint("flow:processed")
     out = {"planned": planned, "work": work}
     if not work.to_publish:

@@ -156,6 +156,9 @@ INDICATOR_PANEL = _schema(
     _f("start", I32, "offset of the value span in the report's cleaned text", False,
        unit="characters", example="2770"),
     _f("end", I32, "end offset of the value span", False, unit="characters", example="2773"),
+    _f("correction", STR, "an analyst's correction of this row (corrections.csv): who changed what and "
+       "why; null for a value as extracted", example="was 29亿元; value by li: the headline is 地方财政总收入 "
+       "(corrections.csv line 2)"),
 )
 
 TARGET_ATTAINMENT = _schema(

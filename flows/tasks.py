@@ -49,15 +49,16 @@ def download(settings: Settings, src, known: dict | None, name: str) -> list:
 
 
 @task(name="process", task_run_name="process chunk {index} ({n} files)", **TASK)
-def process(settings: Settings, run_id: str, landed: list, held: dict, code_version: str, index: int, n: int):
+def process(settings: Settings, run_id: str, landed: list, planned, index: int, n: int):
     from .stages.process import ChunkResult, holds, process_chunk
 
     log = get_run_logger()
+    held, versions = planned.index, planned.versions
     todo = [(f.source_name, f.sha256) for f in landed if f.ok and not f.not_modified and (
-        f.location == "bronze" or not holds(held.get(f.source_name), f.sha256, code_version))]
+        f.location == "bronze" or not holds(held.get(f.source_name), f.sha256, versions(f.source_name)))]
     if not todo:
         return ChunkResult()
-    res = workers.run(process_chunk, settings.lake, run_id, f"chunk-{index:04d}", todo)
+    res = workers.run(process_chunk, settings.lake, run_id, f"chunk-{index:04d}", todo, planned.corrections)
     log.info("processed %d source(s) in %.2f s: %d report(s), %d debris line(s) removed, %d mention(s), "
              "%d panel row(s)", len(todo), res.seconds, res.stat("reports"), res.stat("debris_lines_removed"),
              res.stat("mentions"), res.stat("panel_rows"))
@@ -65,6 +66,10 @@ def process(settings: Settings, run_id: str, landed: list, held: dict, code_vers
         log.error("QUARANTINED %s at %s: %s", r["source_name"], r["stage"], r["reason"])
     for c in res.conflicts:
         log.warning("metadata conflict (the text wins): %s", c)
+    for c in res.corrected:
+        log.info("corrected: %s", c)
+    for c in res.unmatched:
+        log.warning("a correction matches nothing: %s", c)
     return res
 
 

@@ -34,9 +34,10 @@ def prefect_server():
 def seeded_lake(prefect_server, tmp_path_factory):
     """A lake made by one real flow run on seeds/; tests must not modify it (copy it first)."""
     from flows.flow import gwr_lake
+    from flows.settings import Settings
 
     lake = tmp_path_factory.mktemp("seeded") / "lake"
-    state = gwr_lake(source=str(SEEDS), lake=str(lake), return_state=True)
+    state = gwr_lake(settings=Settings(source=str(SEEDS), lake=str(lake)), return_state=True)
     assert state.is_completed(), state.message
     return lake, state.result()
 
@@ -48,13 +49,3 @@ def lake_copy(seeded_lake, tmp_path):
     shutil.copytree(seeded_lake[0], dst)
     return dst
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _no_pool_across_modules():
-    """A module that made the flow's worker pool (flows/pool.py: a large input) leaves none: a
-    running pool is used by every later run of the process, and each module should see the
-    flow as a fresh process would."""
-    yield
-    from flows import pool
-
-    pool.shutdown()

@@ -23,9 +23,9 @@ def items_of(paths):
 
 
 def seed_compilation():
-    """The core's result (flows.work.SourceResult) for the seed with the most reports: the
+    """The core's result (flows.stages.process.SourceResult) for the seed with the most reports: the
     compilation of 24 reports."""
-    from flows.work import run_core
+    from flows.stages.process import run_core
 
     results = [run_core(p.name, "0" * 64, items_of([p])) for p in sorted(SEEDS.glob("*.txt"))]
     return max(results, key=lambda r: len(r.reports))

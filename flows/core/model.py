@@ -113,6 +113,7 @@ class PanelRow:
     quote: str
     start: int
     end: int
+    correction: str | None = None   # an analyst's correction of this row (flows/core/corrections.py)
 
 
 def column_names(cls) -> list[str]:

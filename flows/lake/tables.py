@@ -149,6 +149,13 @@ class DeltaTables:
             })
         return out
 
+    def columns(self, table: str, version: int | None = None) -> set[str]:
+        """The columns the table has at `version` (its Delta schema)."""
+        dt = self.open(table, version)
+        if dt is None:
+            return set()
+        return set(pa.schema(dt.schema()).names)
+
     def rows_at(self, table: str, version: int) -> int:
         dt = self.open(table, version)
         return dt.count() if dt is not None else 0

@@ -57,11 +57,16 @@ def _source(table: str, files: list[str]) -> str:
     return f"read_parquet([\n    {listed}]{opts})"
 
 
-def files_view_sql(table: str, files: list[str]) -> str:
-    """CREATE VIEW <table> over these Parquet files (an empty view when there are none)."""
+def files_view_sql(table: str, files: list[str], have: set[str] | None = None) -> str:
+    """CREATE VIEW <table> over these Parquet files (an empty view when there are none); a
+    column of the schema the files do not have yet (`have`: the columns they have) is null."""
     if not files:
         return empty_view_sql(table)
-    return f"CREATE OR REPLACE VIEW {table} AS\n  SELECT {_cols(table)}\n  FROM {_source(table, files)};"
+    cols = _cols(table)
+    if have is not None and not set(TABLES[table][1].names) <= have:
+        cols = ", ".join(f'"{f.name}"' if f.name in have else f'CAST(NULL AS {_DUCK_TYPES[f.type]}) AS "{f.name}"'
+                         for f in TABLES[table][1])
+    return f"CREATE OR REPLACE VIEW {table} AS\n  SELECT {cols}\n  FROM {_source(table, files)};"
 
 
 def empty_view_sql(table: str) -> str:
@@ -70,20 +75,23 @@ def empty_view_sql(table: str) -> str:
     return f"CREATE OR REPLACE VIEW {table} AS\n  SELECT {cols}\n  WHERE false;"
 
 
-def table_files(lake, versions: dict, relative: bool = False) -> dict[str, list[str]]:
-    """Every table's files as of `versions`: Delta tables' active files, bronze and quarantine
-    files. relative: paths from the lake root (for the lake's own DuckDB file)."""
+def table_files(lake, versions: dict, relative: bool = False) -> dict[str, tuple[list[str], set | None]]:
+    """Every table's files as of `versions` and the columns they have (None: all of the
+    schema's): Delta tables' active files, bronze and quarantine files. relative: paths from the
+    lake root (for the lake's own DuckDB file)."""
     out = {}
     for table in TABLES:
         layer = TABLES[table][0]
+        have = None
         if table in DELTA_TABLES:
             v = versions.get(table)
             files = [f"{layer}/{table}/{f}" for f in lake.tables.files(table, v)] if v is not None else []
+            have = lake.tables.columns(table, v) if v is not None else None
         elif table == "quarantine":
             files = [f"quarantine/{n}" for n in lake.storage.list("quarantine", suffix=".parquet")]
         else:
             files = [f"bronze/source_items/{n}" for n in lake.storage.list("bronze", "source_items", suffix=".parquet")]
-        out[table] = files if relative else [lake.storage.uri(*f.split("/")) for f in files]
+        out[table] = (files if relative else [lake.storage.uri(*f.split("/")) for f in files], have)
     return out
 
 
@@ -107,8 +115,8 @@ def connect(lake_root: str | os.PathLike = "lake", as_of: str | None = None, dat
     versions = resolve(lake, as_of)
     con = duckdb.connect(database)
     state = {}
-    for table, files in table_files(lake, versions).items():
-        con.execute(files_view_sql(table, files))
+    for table, (files, have) in table_files(lake, versions).items():
+        con.execute(files_view_sql(table, files, have))
         state[table] = "files" if files else "empty"
     return con, state, versions
 
@@ -128,8 +136,8 @@ def write_duckdb(lake) -> str | None:
         con = duckdb.connect(path)
         try:   # the views are bound here against the lake folder; their paths stay relative
             con.execute(f"SET file_search_path = {_q(lake.storage.root)}")
-            for table, files in table_files(lake, versions, relative=True).items():
-                con.execute(files_view_sql(table, files))
+            for table, (files, have) in table_files(lake, versions, relative=True).items():
+                con.execute(files_view_sql(table, files, have))
         finally:
             con.close()
         with open(path, "rb") as fh:

@@ -70,10 +70,11 @@ def _entries(src, index: dict) -> list[dict]:
     return [e for n, e in index.items() if n.startswith(prefix)]
 
 
-def held_as_listed(src, index: dict, code_version: str) -> bool:
-    """The lake holds this source's rows from the file as listed now and from this code."""
+def held_as_listed(src, index: dict, versions) -> bool:
+    """The lake holds this source's rows from the file as listed now and from this code (and
+    these corrections: versions(name) is a source's version)."""
     entries = _entries(src, index)
-    if not entries or any(e.get("code_version") != code_version for e in entries):
+    if not entries or any(e.get("code_version") != versions(e["source_name"]) for e in entries):
         return False
     if src.kind == "local":
         return all((e.get("size"), e.get("mtime_ns")) == (src.size, src.mtime_ns) and src.size is not None
@@ -106,10 +107,10 @@ def chunks(todo: list, parts: int, chunk_bytes: int) -> list[list]:
     return out
 
 
-def plan(sources: list, index: dict, code_version: str, parts: int, chunk_bytes: int) -> Plan:
+def plan(sources: list, index: dict, versions, parts: int, chunk_bytes: int) -> Plan:
     todo, unchanged = [], []
     for src in sources:
-        (unchanged if held_as_listed(src, index, code_version) else todo).append(src)
+        (unchanged if held_as_listed(src, index, versions) else todo).append(src)
     local = [s for s in todo if s.kind != "http"]
     return Plan(sources, todo, [s.name for s in unchanged], chunks(local, parts, chunk_bytes))
 
@@ -246,6 +247,8 @@ class Planned:
     rebuild: list                # (name, sha256) of an old-layout lake, read again from bronze
     upgraded_from: str | None = None
     bi_whole: bool = False       # the BI tables must be rebuilt whole
+    versions: object = None      # process.Versions: each source's version
+    corrections: list = field(default_factory=list)   # the analysts' corrections (core.corrections)
 
 
 def plan_run(settings, code_version: str, parts: int, log) -> Planned:
@@ -263,13 +266,31 @@ def plan_run(settings, code_version: str, parts: int, log) -> Planned:
         rebuild = [(n, e["sha256"]) for n, e in sorted(old.items()) if e.get("sha256") and lake.bronze.has(e["sha256"])]
         log.warning("upgrading the lake: its tables were in the previous layout; they are moved to %s and "
                     "rebuilt as Delta tables from bronze (%d source(s))", upgraded, len(rebuild))
+    from .process import Versions
+
+    corrections = load_corrections(lake, settings.corrections)
+    versions = Versions(code_version, corrections)
     sources = list_sources(settings.source, settings.input_options())
     index = lake.source_index()
-    p = plan(sources, index, code_version, parts, settings.chunk_bytes)
+    p = plan(sources, index, versions, parts, settings.chunk_bytes)
     cur = lake.records.current() or {}
     bi = cur.get("bi") or {}
     bi_whole = bool(upgraded) or not lake.tables.exists("indicator_wide") or bi.get("stale", False) \
         or (bool(cur) and bi.get("tolerance") != settings.attainment_tolerance)
     log.info("plan: %d source(s), %d unchanged in the lake, %d to read%s", len(sources), len(p.unchanged),
              len(p.todo), f"; {len(rebuild)} to rebuild from bronze" if rebuild else "")
-    return Planned(p, index, lake.records.input_state(), rebuild, upgraded, bi_whole)
+    return Planned(p, index, lake.records.input_state(), rebuild, upgraded, bi_whole, versions, corrections)
+
+
+def load_corrections(lake, path: str | None) -> list:
+    """The analysts' corrections: the file Settings.corrections names, else <lake>/corrections.csv
+    when the lake has one."""
+    from ..core.corrections import parse
+    from ..core.vocab import load
+
+    if path:
+        with open(path, encoding="utf-8-sig") as fh:
+            text = fh.read()
+    else:
+        text = lake.records.read_text("corrections.csv")
+    return parse(text, set(load().indicators)) if text else []

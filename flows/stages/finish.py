@@ -62,6 +62,16 @@ def _http_state(lake, work) -> None:
         lake.records.write_input_state(new)
 
 
+def _orphans(outcome: dict) -> list[str]:
+    """Corrections of documents of no source the lake holds or the run read."""
+    from ..core.corrections import stem_of
+
+    planned, work = outcome["planned"], outcome["work"]
+    stems = {stem_of(n) for n in planned.index} | {stem_of(f.source_name) for f in work.landed}
+    return [f"line {c.line}: {c.doc_id} is no document of the lake" for c in planned.corrections
+            if c.doc_id.rpartition("#")[0] not in stems]
+
+
 def summarise(settings, run_id: str, cv: str, started: str, outcome: dict, status: str, error: str | None):
     from ..lake import Lake
 
@@ -79,6 +89,8 @@ def summarise(settings, run_id: str, cv: str, started: str, outcome: dict, statu
             "validation": bi.record} if bi is not None else {},
         published=pub.rows if pub else {}, versions=pub.versions if pub else (lake.records.current() or {}).get("versions", {}),
         committed=pub.committed if pub else [], conflicts=[c for ch in work.chunks for c in ch.conflicts],
+        corrected=[c for ch in work.chunks for c in ch.corrected],
+        corrections_unmatched=[c for ch in work.chunks for c in ch.unmatched] + _orphans(outcome),
         upgraded_from=work.upgraded_from, error=error)
 
 

@@ -33,6 +33,25 @@ def code_version() -> str:
     return h.hexdigest()[:16]
 
 
+class Versions:
+    """The version of each source's rows: the code version, and a digest of the analysts'
+    corrections of its documents when it has any (a changed correction re-reads the source)."""
+
+    def __init__(self, code: str, corrections: list | None = None):
+        from ..core.corrections import digest, stem_of
+
+        self.code = code
+        stems: dict[str, list] = {}
+        for c in corrections or []:
+            stems.setdefault(c.doc_id.rpartition("#")[0], []).append(c)
+        self.by_stem = {stem: digest(cs) for stem, cs in stems.items()}
+        self._stem = stem_of
+
+    def __call__(self, source_name: str) -> str:
+        d = self.by_stem.get(self._stem(source_name))
+        return f"{self.code}+{d}" if d else self.code
+
+
 @dataclass
 class SourceResult:
     """What the core made of one source file, and what it could not use."""
@@ -43,6 +62,8 @@ class SourceResult:
     panel: list[PanelRow] = field(default_factory=list)
     rejects: list[dict] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
+    corrected: list[str] = field(default_factory=list)     # corrections applied
+    unmatched: list[str] = field(default_factory=list)     # corrections that match nothing
 
     def reject(self, stage: str, exc: BaseException, item_index: int | None = None, context: str = "") -> None:
         if isinstance(exc, SourceError):
@@ -53,8 +74,9 @@ class SourceResult:
                                  reason=(context + reason)[:2000], error=error, sha256=self.sha256))
 
 
-def run_core(source_name: str, sha256: str, items: list[SourceItem]) -> SourceResult:
-    """The core stages on the items of one source; an exception becomes a reject."""
+def run_core(source_name: str, sha256: str, items: list[SourceItem], corrections: list | None = None) -> SourceResult:
+    """The core stages on the items of one source, its analysts' corrections applied to its
+    panel rows; an exception becomes a reject."""
     out = SourceResult(source_name, sha256)
     n = 0
     for item in items:   # clean + split; reports are numbered across the items of a source
@@ -76,6 +98,10 @@ def run_core(source_name: str, sha256: str, items: list[SourceItem]) -> SourceRe
             out.panel = pipeline.panel_from_mentions(real, out.mentions)
         except Exception as exc:  # noqa: BLE001
             out.reject("build_panel", exc)
+    if corrections:
+        from ..core.corrections import apply
+
+        out.panel, out.corrected, out.unmatched = apply(out.panel, real, corrections)
     out.stats = dict(items=len(items), reports=len(real), non_reports=len(out.reports) - len(real),
                      debris_lines_removed=sum(r.removed_lines for r in out.reports),
                      mentions=len(out.mentions), panel_rows=len(out.panel), rejected=len(out.rejects))
@@ -99,15 +125,20 @@ class ChunkResult:
     regions: list[str] = field(default_factory=list)
     rejects: list[dict] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)   # doc id: where a row's columns and its text disagree
+    corrected: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def stat(self, key: str) -> int:
         return sum(s["stats"].get(key, 0) for s in self.sources)
 
 
-def process_chunk(lake_url: str, run_id: str, part: str, sources: list[tuple[str, str]]) -> ChunkResult:
-    """clean -> split -> extract -> panel for (source_name, sha256) pairs whose items are in
-    bronze; the rows staged as one file per table (`part` names them)."""
+def process_chunk(lake_url: str, run_id: str, part: str, sources: list[tuple[str, str]],
+                  corrections: list | None = None) -> ChunkResult:
+    """clean -> split -> extract -> panel (and analysts' corrections) for (source_name, sha256)
+    pairs whose items are in bronze; the rows staged as one file per table (`part` names them)."""
+    from ..core.corrections import for_source
+
     import pyarrow as pa
 
     from ..lake import Lake
@@ -119,7 +150,10 @@ def process_chunk(lake_url: str, run_id: str, part: str, sources: list[tuple[str
     rows: dict[str, list] = {t: [] for t in STAGED}
     shas: list[str] = []
     for source_name, sha256 in sources:
-        res = run_core(source_name, sha256, items_of(lake.bronze.read([sha256]), source_name))
+        res = run_core(source_name, sha256, items_of(lake.bronze.read([sha256]), source_name),
+                       for_source(corrections or [], source_name))
+        out.corrected += [f"{source_name}: {c}" for c in res.corrected]
+        out.unmatched += [f"{source_name}: {c}" for c in res.unmatched]
         rows["reports"] += res.reports
         shas += [sha256] * len(res.reports)
         rows["indicator_mentions"] += res.mentions
@@ -157,9 +191,9 @@ class Work:
         return bool(self.processed or self.index_rows or self.bi_wanted)
 
 
-def holds(entry: dict | None, sha256: str, code_version: str) -> bool:
+def holds(entry: dict | None, sha256: str, version: str) -> bool:
     """The lake holds this source's rows from these bytes and this code."""
-    return bool(entry) and entry.get("sha256") == sha256 and entry.get("code_version") == code_version
+    return bool(entry) and entry.get("sha256") == sha256 and entry.get("code_version") == version
 
 
 def leftovers(landed: list, rebuild: list, downloaded: list) -> list[list]:
@@ -175,13 +209,13 @@ def leftovers(landed: list, rebuild: list, downloaded: list) -> list[list]:
     return parts
 
 
-def _entry(f: Landed, code_version: str, run_id: str, status: str) -> dict:
-    return {"source_name": f.source_name, "sha256": f.sha256, "code_version": code_version,
+def _entry(f: Landed, version: str, run_id: str, status: str) -> dict:
+    return {"source_name": f.source_name, "sha256": f.sha256, "code_version": version,
             "byte_size": f.byte_size, "size": f.size, "mtime_ns": f.mtime_ns, "etag": f.etag,
             "location": f.location, "status": status, "run_id": run_id}
 
 
-def gather(planned, landed: list, chunks: list, code_version: str, run_id: str = "") -> Work:
+def gather(planned, landed: list, chunks: list, versions: Versions, run_id: str = "") -> Work:
     """Fetch's and process's results -> what the run validates and publishes."""
     by_name = {f.source_name: f for f in landed}
     processed = sorted({s["source_name"] for c in chunks for s in c.sources})
@@ -189,16 +223,16 @@ def gather(planned, landed: list, chunks: list, code_version: str, run_id: str =
     for name in processed:
         f = by_name.get(name) or Landed(name, "bronze", next(s["sha256"] for c in chunks for s in c.sources
                                                              if s["source_name"] == name), ok=True)
-        index_rows.append(_entry(f, code_version, run_id, "published"))
+        index_rows.append(_entry(f, versions(name), run_id, "published"))
     for f in landed:
         old = planned.index.get(f.source_name)
         if f.source_name in processed or f.not_modified:
             continue
-        if f.ok and holds(old, f.sha256, code_version) and (old.get("size"), old.get("mtime_ns"), old.get("etag")) \
+        if f.ok and holds(old, f.sha256, versions(f.source_name)) and (old.get("size"), old.get("mtime_ns"), old.get("etag")) \
                 != (f.size, f.mtime_ns, f.etag):
             index_rows.append(dict(old, size=f.size, mtime_ns=f.mtime_ns, etag=f.etag, run_id=run_id))
         elif not f.ok and (old or {}).get("sha256") != f.sha256:
-            index_rows.append(_entry(f, code_version, run_id, "quarantined"))
+            index_rows.append(_entry(f, versions(f.source_name), run_id, "quarantined"))
     checked = sorted({(s["source_name"], s["sha256"]) for c in chunks for s in c.sources})
     quarantined = [r for f in landed for r in f.rejects] + [r for c in chunks for r in c.rejects]
     return Work(landed, chunks, processed, index_rows, checked, bool(processed) or planned.bi_whole,

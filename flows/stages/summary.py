@@ -25,6 +25,8 @@ class RunSummary:
     versions: dict = field(default_factory=dict)        # table -> version of the set this run left
     committed: list = field(default_factory=list)       # tables this run changed
     conflicts: list = field(default_factory=list)       # metadata conflicts of vendor rows
+    corrected: list = field(default_factory=list)       # analysts' corrections applied
+    corrections_unmatched: list = field(default_factory=list)   # corrections that match nothing
     report: str | None = None
     manifest: str | None = None
     upgraded_from: str | None = None   # where an old-layout lake's tables were moved
@@ -67,6 +69,12 @@ def format_summary(s: dict) -> str:
         lines.append(f"- metadata conflicts (the text wins; reports.metadata_conflicts): {len(s['conflicts'])}")
         for c in s["conflicts"][:20]:
             lines.append(f"  - {c}")
+    if s.get("corrected"):
+        lines.append(f"- corrections applied (corrections.csv): {len(s['corrected'])}")
+        lines += [f"  - {c}" for c in s["corrected"][:20]]
+    if s.get("corrections_unmatched"):
+        lines.append(f"- corrections that match nothing (remove or fix them): {len(s['corrections_unmatched'])}")
+        lines += [f"  - {c}" for c in s["corrections_unmatched"][:20]]
     if s.get("error"):
         lines.append(f"- error: {s['error'][:500]}")
     if s.get("versions"):

@@ -60,47 +60,6 @@ def test_validation_results_are_the_same_compacted_or_not(reports):
         ("expect_column_values_to_not_be_null", "text", 2)
 
 
-def test_the_lake_skips_texts_parquet_says_hold_no_null(reports, tmp_path):
-    """Lake.iter_staged / read_bronze with nulls_only: a string column whose Parquet statistics
-    count no null is not read (it comes back as ""); a column with a null is read as it is."""
-    from datetime import datetime, timezone
-
-    from flows.lake import Lake
-    from flows.schemas import to_table
-
-    lk = Lake(tmp_path / "lake")
-    lk.stage_segment("r1", "reports", reports)
-    [got] = lk.iter_staged("r1", "reports", 10**6, nulls_only={"text", "glossary"})
-    assert got.schema == reports.schema and got.num_rows == reports.num_rows
-    assert set(got["text"].to_pylist()) == {""}
-    assert got.drop_columns(["text", "glossary"]).equals(
-        lk.read_staged("r1", "reports").drop_columns(["text", "glossary"]))
-
-    # a file with a null in the column is read for real (schemas make these columns non-null,
-    # so such a file can only come from elsewhere: written here by hand)
-    from flows.lake import _no_nulls, _read_sparing
-    import pyarrow.parquet as pq
-
-    sch = pa.schema([("a", pa.string()), ("b", pa.string())])
-    clean, holed = tmp_path / "clean.parquet", tmp_path / "holed.parquet"
-    pq.write_table(pa.table({"a": ["x", "y"], "b": ["1", "2"]}, schema=sch), clean)
-    pq.write_table(pa.table({"a": ["x", None], "b": ["3", "4"]}, schema=sch), holed)
-    assert _no_nulls(clean, "a") and not _no_nulls(holed, "a") and _no_nulls(holed, "b")
-    read = lambda f: (lambda cols: pq.read_table(f, columns=cols))  # noqa: E731
-    assert _read_sparing([clean], sch, {"a"}, read(clean))["a"].to_pylist() == ["", ""]
-    assert _read_sparing([holed], sch, {"a"}, read(holed))["a"].to_pylist() == ["x", None]
-    assert _read_sparing([holed], sch, {"a", "b"}, read(holed)).to_pydict() == \
-        {"a": ["x", None], "b": ["", ""]}
-
-    items = to_table("source_items", [dict(source_name="a.txt", item_index=1, container="txt",
-                                           encoding="utf-8", text="全年增长6%", sha256="0" * 64,
-                                           byte_size=10, fetched_at=datetime.now(timezone.utc),
-                                           year=2024)])
-    lk.write_bronze("0" * 64, items)
-    assert lk.read_bronze("0" * 64, {"text"})["text"].to_pylist() == [""]
-    assert lk.read_bronze("0" * 64)["text"].to_pylist() == ["全年增长6%"]
-
-
 def test_gx_gets_narrow_integers_as_int64_and_the_same_values():
     """GX 1.x compares only int64 / float64 columns vectorised (a Python call per value of an
     int32 column): _to_pandas widens them, values and nulls unchanged."""

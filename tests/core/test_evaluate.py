@@ -94,12 +94,12 @@ def test_perfect_prediction_scores_one(gold_csv):
 
 
 def test_cli_thresholds(gold_csv, tmp_path, capsys):
-    from flows.__main__ import main
+    from flows.cli import main
 
     lake = Lake(tmp_path / "lake")
-    lake.stage("r1", "indicator_panel", to_table("indicator_panel", PRED))
-    lake.publish("r1")
-    args = ["evaluate", "--gold", str(gold_csv), "--lake", str(lake.root)]
+    lake.commit("indicator_panel", to_table("indicator_panel", PRED), "r1", "test")
+    lake.point("r1", "test")
+    args = ["evaluate", "--gold", str(gold_csv), "--lake", str(lake.location())]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "precision 0.571" in out and "recall 0.667" in out
