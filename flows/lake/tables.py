@@ -99,7 +99,7 @@ class DeltaTables:
         """One commit: append `data` (an Arrow table or dataset); or, with replace=(column,
         values), overwrite the rows whose column is in values with `data` (whose rows must all
         match); or, `whole`, replace the table. -> the version made (None: nothing to do)."""
-        from deltalake import CommitProperties, write_deltalake
+        from deltalake import CommitProperties
 
         _, schema, part = TABLES[table]
         if isinstance(data, pa.Table):
@@ -108,7 +108,6 @@ class DeltaTables:
         else:                                   # a dataset of staged files: streamed
             sample = data.head(256, columns=schema.names)
             rows = data.count_rows()
-            data = data.scanner(columns=schema.names).to_reader()
         exists = self.exists(table)
         if exists and not whole and not rows and not (replace and replace[1]):
             return None
@@ -117,6 +116,19 @@ class DeltaTables:
         common = dict(storage_options=self.storage.delta_options(), commit_properties=props,
                       writer_properties=delta_writer_properties(sample))
         uri = self.uri(table)
+        for attempt in range(COMMIT_RETRIES):
+            try:
+                return self._write(table, uri, data, common, exists, whole, replace, part)
+            except Exception as exc:  # noqa: BLE001 - only a lost race is retried
+                if type(exc).__name__ != "CommitFailedError" or attempt == COMMIT_RETRIES - 1:
+                    raise
+                exists = True   # another writer made the table or a version meanwhile: try again
+
+    def _write(self, table, uri, source, common, exists, whole, replace, part) -> Commit:
+        from deltalake import write_deltalake
+
+        names = TABLES[table][1].names
+        data = source if isinstance(source, pa.Table) else source.scanner(columns=names).to_reader()
         if not exists:
             write_deltalake(uri, data, mode="append", partition_by=[part] if part else None, **common)
         elif whole:

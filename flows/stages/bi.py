@@ -27,6 +27,7 @@ class BIResult:
     report: object                   # quality.validate.ValidationReport of the BI suites
     seconds: float
     record: dict | None = None       # where the flow recorded the report (validation/<run>-bi.*)
+    panel_version: int | None = None  # the panel's version the tables were built beside
 
     @property
     def ok(self) -> bool:
@@ -56,6 +57,7 @@ def build_bi(lake_url: str, run_id: str, replaced: list[str], whole: bool, suite
 
     lake = Lake(lake_url)
     t0 = time.perf_counter()
+    panel_version = lake.tables.version("indicator_panel")
     regions: set[str] | None = None
     if not whole:
         regions = _regions(lake.staging.read(run_id, "indicator_panel", columns=["region"]))
@@ -68,4 +70,5 @@ def build_bi(lake_url: str, run_id: str, replaced: list[str], whole: bool, suite
     for name in BI_TABLES:
         lake.staging.write(run_id, name, "bi", tables[name])
     return BIResult(sorted(regions) if regions is not None else None,
-                    {n: tables[n].num_rows for n in BI_TABLES}, report, round(time.perf_counter() - t0, 3))
+                    {n: tables[n].num_rows for n in BI_TABLES}, report, round(time.perf_counter() - t0, 3),
+                    panel_version=panel_version)

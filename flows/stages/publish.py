@@ -31,10 +31,15 @@ class Published:
 
 
 def publish(lake_url: str, run_id: str, code_version: str, processed: list[str], index_rows: list[dict],
-            bi_regions: list[str] | None, bi_staged: bool, extra: dict | None = None) -> Published:
+            bi_regions: list[str] | None, bi_staged: bool, extra: dict | None = None,
+            bi_panel_version: int | None = None) -> Published:
     """Commit the run's staged rows: `processed` the sources whose rows it replaces (and
     appends), `index_rows` their source-index entries (and of sources only re-listed),
-    bi_regions the regions whose BI rows it replaces (None with bi_staged: the whole tables)."""
+    bi_regions the regions whose BI rows it replaces (None with bi_staged: the whole tables).
+
+    The BI rows were built beside the panel's version bi_panel_version; when another writer
+    (a concurrent run on object storage) committed to the panel since, they are not committed:
+    the pointer marks the BI tables stale and the next run rebuilds them whole."""
     import pyarrow as pa
 
     from ..lake import Lake
@@ -49,6 +54,11 @@ def publish(lake_url: str, run_id: str, code_version: str, processed: list[str],
         if done is not None:
             committed.append(table)
             rows[table] = done.rows
+    panel_now = lake.tables.version("indicator_panel")
+    expected = (bi_panel_version if bi_panel_version is not None else -1) + ("indicator_panel" in committed)
+    if bi_staged and panel_now != expected:
+        bi_staged = False
+        extra = dict(extra or {}, bi=dict((extra or {}).get("bi") or {}, stale=True))
     if bi_staged:
         for table in BI_TABLES:
             data = _staged(lake, run_id, table, TABLES)
