@@ -5,7 +5,7 @@
     sql       DuckDB views over the lake (--as-of a version, a time, a run or a tag)
     history   every table's versions, with their runs, times, rows and tags
     tag       name the current set of versions (for a paper, a dashboard release)
-    vacuum    remove table files older than the retention (tagged versions are kept)
+    vacuum    compact small files, then remove files older than the retention (tags are kept)
     evaluate  score the lake's panel against reference labels
     extract   the pure core on files, no lake
 
@@ -108,10 +108,15 @@ def cmd_tag(args) -> int:
 
 def cmd_vacuum(args) -> int:
     from .lake import Lake
-    from .lake.versions import vacuum
+    from .lake.versions import compact, vacuum
 
     days = args.retention_days if args.retention_days is not None else _settings(args).retention_days
-    removed = vacuum(Lake(args.lake), days, dry_run=args.dry_run)
+    lake = Lake(args.lake)
+    if not args.dry_run and not args.no_compact:
+        for table, n in compact(lake).items():
+            if n:
+                print(f"{table}: compacted {n} file(s)")
+    removed = vacuum(lake, days, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     for table, files in removed.items():
         print(f"{table}: {verb} {len(files)} file(s)")
@@ -259,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     lake_arg(va)
     va.add_argument("--retention-days", type=float, help="keep every version younger than this (default 30)")
     va.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    va.add_argument("--no-compact", action="store_true", help="do not rewrite small files into large ones first")
     va.set_defaults(func=cmd_vacuum)
 
     ev = sub.add_parser("evaluate", help="score the lake's gold panel against a reference CSV")
@@ -283,5 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except BrokenPipeError:          # the reader went away (`| head`): nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # noqa: BLE001 - one readable line; the details to the log
         return _explain(exc)

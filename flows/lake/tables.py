@@ -183,6 +183,18 @@ class DeltaTables:
         base = self.uri(table).rstrip("/") + "/"
         return [u[len(base):] if u.startswith(base) else u for u in self.file_uris(table, version)]
 
+    def compact(self, table: str, run_id: str, code_version: str) -> int:
+        """Rewrite the table's small files into fewer large ones (the rows do not change; a new
+        version). -> files removed."""
+        from deltalake import CommitProperties
+
+        dt = self.open(table)
+        if dt is None:
+            return 0
+        props = CommitProperties(custom_metadata={RUN_KEY: run_id, CODE_KEY: code_version})
+        got = dt.optimize.compact(commit_properties=props)
+        return int(got.get("numFilesRemoved", 0) or 0)
+
     def vacuum(self, table: str, retention_hours: int, keep_versions: list[int],
                dry_run: bool = False) -> list[str]:
         """Delete the files no version within the retention (nor a kept version) needs."""

@@ -97,6 +97,22 @@ def tag(lake, name: str, spec: str | None = None, note: str = "") -> dict:
     return tags[name]
 
 
+def compact(lake) -> dict:
+    """Each table's small files (one or more per run) rewritten into large ones, as new versions
+    of the same rows; the pointer then names them (the set a reader sees does not change).
+    -> {table: files compacted}."""
+    from datetime import datetime
+
+    cur = lake.records.current() or {}
+    run_id = "maintenance-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    code = cur.get("code_version", "")
+    done = {t: lake.tables.compact(t, run_id, code) for t in DELTA_TABLES}
+    if any(done.values()) and cur:
+        lake.point(cur.get("run_id", run_id), code, {k: v for k, v in cur.items()
+                                                     if k not in ("run_id", "published_at", "code_version", "versions")})
+    return done
+
+
 def vacuum(lake, retention_days: float = DEFAULT_RETENTION_DAYS, dry_run: bool = False) -> dict:
     """Delete the table files that no version younger than the retention needs, keeping every
     tagged version and the current set whatever their age. -> {table: files removed}."""

@@ -279,7 +279,12 @@ def plan_run(settings, code_version: str, parts: int, log) -> Planned:
         or (bool(cur) and bi.get("tolerance") != settings.attainment_tolerance)
     log.info("plan: %d source(s), %d unchanged in the lake, %d to read%s", len(sources), len(p.unchanged),
              len(p.todo), f"; {len(rebuild)} to rebuild from bronze" if rebuild else "")
-    return Planned(p, index, lake.records.input_state(), rebuild, upgraded, bi_whole, versions, corrections)
+    # what HTTP sources said last time, for the conditional GET: only of sources the lake holds
+    # from this code (a 304 must not stand for rows the lake does not have)
+    state = lake.records.input_state()
+    known = {s.location: state[s.location] for s in sources if s.kind == "http" and s.location in state
+             and (index.get(s.name) or {}).get("code_version") == versions(s.name)}
+    return Planned(p, index, known, rebuild, upgraded, bi_whole, versions, corrections)
 
 
 def load_corrections(lake, path: str | None) -> list:

@@ -185,6 +185,7 @@ class Work:
     unchanged: int
     upgraded_from: str | None = None
     quarantined: list = field(default_factory=list)
+    held_before: set = field(default_factory=set)       # sources the lake held before the run
 
     @property
     def to_publish(self) -> bool:
@@ -237,4 +238,4 @@ def gather(planned, landed: list, chunks: list, versions: Versions, run_id: str 
     quarantined = [r for f in landed for r in f.rejects] + [r for c in chunks for r in c.rejects]
     return Work(landed, chunks, processed, index_rows, checked, bool(processed) or planned.bi_whole,
                 planned.bi_whole, len(planned.plan.sources), len(planned.plan.unchanged), planned.upgraded_from,
-                quarantined)
+                quarantined, set(planned.index))

@@ -32,14 +32,18 @@ class Published:
 
 def publish(lake_url: str, run_id: str, code_version: str, processed: list[str], index_rows: list[dict],
             bi_regions: list[str] | None, bi_staged: bool, extra: dict | None = None,
-            bi_panel_version: int | None = None) -> Published:
+            bi_panel_version: int | None = None, replaced: list[str] | None = None) -> Published:
     """Commit the run's staged rows: `processed` the sources whose rows it replaces (and
     appends), `index_rows` their source-index entries (and of sources only re-listed),
     bi_regions the regions whose BI rows it replaces (None with bi_staged: the whole tables).
 
     The BI rows were built beside the panel's version bi_panel_version; when another writer
     (a concurrent run on object storage) committed to the panel since, they are not committed:
-    the pointer marks the BI tables stale and the next run rebuilds them whole."""
+    the pointer marks the BI tables stale and the next run rebuilds them whole.
+
+    A run that read only sources new to the lake appends (nothing to find and remove: the
+    commit's cost does not grow with the lake); one that read again sources the lake holds
+    (`replaced`) overwrites the rows of all its sources in one commit."""
     import pyarrow as pa
 
     from ..lake import Lake
@@ -47,7 +51,7 @@ def publish(lake_url: str, run_id: str, code_version: str, processed: list[str],
 
     lake = Lake(lake_url)
     committed, rows = [], {}
-    replace = ("source_name", processed) if processed else None
+    replace = ("source_name", processed) if processed and replaced else None
     for table in ROW_TABLES:
         data = _staged(lake, run_id, table, TABLES)
         done = lake.commit(table, data, run_id, code_version, replace=replace)
