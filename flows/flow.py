@@ -71,11 +71,16 @@ def gwr_lake(settings: Settings = Settings()) -> dict:
 
 
 def _stages(settings: Settings, run_id: str, cv: str) -> dict:
-    """The stages in order, each a task; what they returned, for the summary."""
+    """The stages in order, each a task; what they returned, and when each ended, for the
+    summary."""
+    from time import perf_counter
+
     from .stages.process import gather, leftovers
 
+    t0, marks = perf_counter(), {}
     parts = max(workers.processes(), runners.distributed(), 1)
     planned = tasks.plan(settings, cv, parts)
+    marks["plan"] = perf_counter() - t0
     chunks = planned.plan.chunks
     fetches = [tasks.fetch.submit(settings, c, i + 1, len(c)) for i, c in enumerate(chunks)]
     processes = [tasks.process.submit(settings, run_id, f, planned, i + 1, len(c))
@@ -89,14 +94,18 @@ def _stages(settings: Settings, run_id: str, cv: str) -> dict:
         processes.append(tasks.process.submit(settings, run_id, part, planned, len(chunks) + i + 1, len(part)))
     work = gather(planned, landed, [p.result() for p in processes], planned.versions, run_id)
     crashpoint("flow:processed")
-    out = {"planned": planned, "work": work}
+    marks["fetch_and_process"] = perf_counter() - t0
+    out = {"planned": planned, "work": work, "seconds": marks}
     if not work.to_publish:
         return out
     checks = [tasks.validate.submit(settings, run_id, t, work.checked_sources) for t in CHECKED]
     out["validation"] = tasks.record_validation(settings, run_id, [c.result() for c in checks])
+    marks["validate"] = perf_counter() - t0
     if not out["validation"]["success"]:
         return out
     out["bi"] = tasks.bi(settings, run_id, work.processed, work.bi_whole) if work.bi_wanted else None
+    marks["bi"] = perf_counter() - t0
     out["published"] = tasks.publish(settings, run_id, cv, work, out["bi"])
+    marks["publish"] = perf_counter() - t0
     crashpoint("flow:published")
     return out

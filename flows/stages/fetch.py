@@ -165,15 +165,16 @@ def land(lake, src, data: bytes) -> list[Landed]:
     own (`archive.zip/member`, listed with the archive's size and time)."""
     from ..core.read import expand_source
 
+    listed = dict(size=src.size, mtime_ns=src.mtime_ns, etag=src.etag)
     try:
         members, errors = expand_source(src.name, data)
     except SourceError as exc:
-        out = Landed(src.name, src.location, hashlib.sha256(data).hexdigest(), len(data))
+        out = Landed(src.name, src.location, hashlib.sha256(data).hexdigest(), len(data), **listed)
         out.reject(exc)
         return [out]
     outs = []
     for err in errors:
-        out = Landed(getattr(err, "source_name", src.name), src.location)
+        out = Landed(getattr(err, "source_name", src.name), src.location, **listed)
         out.reject(err)
         outs.append(out)
     outs += [land_one(lake, name, src, body) for name, body in members]
@@ -191,7 +192,8 @@ def fetch_chunk(lake_url: str, chunk: list, opts) -> list[Landed]:
         try:
             got = read(src, opts)
         except (OSError, SourceError) as exc:   # unreadable, a link, a FIFO, over the size limit
-            failed = Landed(src.name, src.location, getattr(exc, "sha256", ""))
+            failed = Landed(src.name, src.location, getattr(exc, "sha256", "") or "",
+                            size=src.size, mtime_ns=src.mtime_ns, etag=src.etag)
             failed.reject(exc)
             out.append(failed)
             continue

@@ -91,7 +91,8 @@ def summarise(settings, run_id: str, cv: str, started: str, outcome: dict, statu
         committed=pub.committed if pub else [], conflicts=[c for ch in work.chunks for c in ch.conflicts],
         corrected=[c for ch in work.chunks for c in ch.corrected],
         corrections_unmatched=[c for ch in work.chunks for c in ch.unmatched] + _orphans(outcome),
-        upgraded_from=work.upgraded_from, error=error)
+        upgraded_from=work.upgraded_from, seconds={k: round(v, 3) for k, v in (outcome.get("seconds") or {}).items()},
+        error=error)
 
 
 def finish(settings, run_id: str, cv: str, started: str, outcome: dict, report_task) -> RunSummary:
@@ -112,8 +113,11 @@ def finish(settings, run_id: str, cv: str, started: str, outcome: dict, report_t
         return summary
     focus = sorted({r for c in work.chunks for r in c.regions})
     try:
+        from time import perf_counter
+
+        t0 = perf_counter()
         done = report_task(settings, summary.as_dict(), focus)
-        summary = replace(summary, report=done.report)
+        summary = replace(summary, report=done.report, seconds=dict(summary.seconds, report=round(perf_counter() - t0, 3)))
     except Exception as exc:  # noqa: BLE001 - the tables are published: say it, go on
         import logging
 

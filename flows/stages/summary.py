@@ -30,6 +30,7 @@ class RunSummary:
     report: str | None = None
     manifest: str | None = None
     upgraded_from: str | None = None   # where an old-layout lake's tables were moved
+    seconds: dict = field(default_factory=dict)         # when each stage ended, from the run's start
     error: str | None = None
 
     def as_dict(self) -> dict:
