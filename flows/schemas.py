@@ -385,10 +385,14 @@ def data_dictionary() -> str:
     out.append("")
     for name, (layer, sch, part) in TABLES.items():
         folder = layer if name == "quarantine" else f"{layer}/{name}"
-        out += [f"## {layer}/{name}", "", sch.metadata[b"description"].decode(), "",
-                f"Files: `{folder}/" + (f"{part}=YYYY/" if part else "") + "*.parquet`"
-                + (f", partitioned hive-style by `{part}` (a reader filtering on {part} reads "
-                   f"only that year's files)." if part else "."), ""]
+        if name in DELTA_TABLES:
+            where = (f"Delta table `{folder}/`" + (f", partitioned by `{part}` (a reader filtering on {part} "
+                                                    f"reads only that {part}'s files)." if part else "."))
+        elif name == "source_items":
+            where = f"Files: `{folder}/<sha256>.parquet`, one per source file content (append-only)."
+        else:
+            where = f"Files: `{folder}/<run_id>-<stage>.parquet` (append-only)."
+        out += [f"## {layer}/{name}", "", sch.metadata[b"description"].decode(), "", where, ""]
         if name in KEYS:
             out += [f"One row per ({', '.join(KEYS[name])}).", ""]
         out += ["| column | type | null | unit | description | example |",
