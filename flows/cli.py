@@ -213,35 +213,36 @@ def _fail(line: str, code: int) -> int:
 
 
 # ---- arguments -------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m flows", description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="command", required=True)
+def _lake_arg(p) -> None:
+    p.add_argument("--lake", default="lake", help="the lake: a folder, or an fsspec URL such as "
+                                                  "s3://bucket/prefix (default: lake/)")
 
-    def lake_arg(p):
-        p.add_argument("--lake", default="lake", help="the lake: a folder, or an fsspec URL such as "
-                                                      "s3://bucket/prefix (default: lake/)")
 
-    def flow_args(p):
-        p.add_argument("--source", help="a folder, a file, an http(s) URL, an fsspec URL or a source list "
-                                        "(.csv / .yaml) to read (default: seeds/)")
-        lake_arg(p)
-        p.add_argument("--expectations", help="folder of GX suites (default: the repo's expectations/)")
-        p.add_argument("--task-runner", choices=["thread", "dask"], help="threads (default) or Dask")
-        p.add_argument("--dask-address", help="an existing Dask scheduler (tcp://host:8786)")
+def _flow_args(p) -> None:
+    p.add_argument("--source", help="a folder, a file, an http(s) URL, an fsspec URL or a source list "
+                                    "(.csv / .yaml) to read (default: seeds/)")
+    _lake_arg(p)
+    p.add_argument("--expectations", help="folder of GX suites (default: the repo's expectations/)")
+    p.add_argument("--task-runner", choices=["thread", "dask"], help="threads (default) or Dask")
+    p.add_argument("--dask-address", help="an existing Dask scheduler (tcp://host:8786)")
 
+
+def _flow_commands(sub) -> None:
     run = sub.add_parser("run", help="run the whole flow: source -> bronze/silver/gold in the lake")
-    flow_args(run)
+    _flow_args(run)
     run.set_defaults(func=cmd_run)
 
     srv = sub.add_parser("serve", help="serve a scheduled deployment of the flow (blocks; Ctrl-C stops)")
-    flow_args(srv)
+    _flow_args(srv)
     srv.add_argument("--cron", default="0 6 * * *", help="schedule (default: daily at 06:00)")
     srv.add_argument("--timezone", default="UTC", help="time zone of the cron (default UTC)")
     srv.add_argument("--name", default="gwr-lake-daily", help="deployment name (default gwr-lake-daily)")
     srv.set_defaults(func=cmd_serve)
 
+
+def _lake_commands(sub) -> None:
     sq = sub.add_parser("sql", help="DuckDB session (or --query) with a view per table of the lake")
-    lake_arg(sq)
+    _lake_arg(sq)
     sq.add_argument("--as-of", help="read the lake as it was: a version of indicator_panel, an ISO time, "
                                     "a run id or a tag (default: the current set)")
     sq.add_argument("--query", "-q", help="run this SQL (one or more statements), print the last result")
@@ -249,27 +250,29 @@ def build_parser() -> argparse.ArgumentParser:
     sq.set_defaults(func=cmd_sql)
 
     hi = sub.add_parser("history", help="every table's versions: run, time, rows added / removed, tags")
-    lake_arg(hi)
+    _lake_arg(hi)
     hi.set_defaults(func=cmd_history)
 
     tg = sub.add_parser("tag", help="name a set of versions (the current one by default)")
     tg.add_argument("name", help="letters, digits, . _ - (e.g. paper-2026-spring)")
-    lake_arg(tg)
+    _lake_arg(tg)
     tg.add_argument("--as-of", help="the set to name (a version, a time, a run id; default: the current)")
     tg.add_argument("--note", help="what the tag is for")
     tg.set_defaults(func=cmd_tag)
 
     va = sub.add_parser("vacuum", help="remove table files no version within the retention needs "
                                        "(tagged versions are always kept)")
-    lake_arg(va)
+    _lake_arg(va)
     va.add_argument("--retention-days", type=float, help="keep every version younger than this (default 30)")
     va.add_argument("--dry-run", action="store_true", help="list what would be removed")
     va.add_argument("--no-compact", action="store_true", help="do not rewrite small files into large ones first")
     va.set_defaults(func=cmd_vacuum)
 
+
+def _tool_commands(sub) -> None:
     ev = sub.add_parser("evaluate", help="score the lake's gold panel against a reference CSV")
     ev.add_argument("--gold", required=True, help="reference CSV (format of seeds_indicators.csv)")
-    lake_arg(ev)
+    _lake_arg(ev)
     ev.add_argument("--min-precision", type=float, help="exit 1 when precision is below this")
     ev.add_argument("--min-recall", type=float, help="exit 1 when recall is below this")
     ev.add_argument("--max-list", type=int, default=50, help="misses / false positives listed (default 50)")
@@ -280,6 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("files", nargs="+", metavar="FILE")
     ex.add_argument("--format", choices=["table", "csv", "json"], default="table")
     ex.set_defaults(func=cmd_extract)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m flows", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    _flow_commands(sub)
+    _lake_commands(sub)
+    _tool_commands(sub)
     return ap
 
 

@@ -291,6 +291,64 @@ nav ul{columns:5;list-style:none;padding:0} nav li{margin:.1em 0}
 """
 
 
+def _group(panel: pa.Table, attainment: pa.Table, focus: set[str] | None):
+    """The panel's values and the attainment pairs by region, with each region's tier and
+    province, regions in the page's order (the run's first, then by tier and province)."""
+    values = sorted(panel.to_pylist(), key=lambda r: (
+        r["indicator"], r["measure"], r["kind"], r["year"] or 0, r["source_name"], r["doc_index"]))
+    pairs = attainment.to_pylist()
+    by_region: dict[str, list[dict]] = {}
+    meta: dict[str, dict] = {}
+    for r in values:
+        if not r["region"]:
+            continue
+        by_region.setdefault(r["region"], []).append(r)
+        m = meta.setdefault(r["region"], {"tier": None, "province": None})
+        m["tier"] = m["tier"] or r["tier"]
+        m["province"] = m["province"] or r["province"]
+    att_by_region: dict[str, list[dict]] = {}
+    for r in pairs:
+        att_by_region.setdefault(r["region"], []).append(r)
+    regions = sorted(by_region, key=lambda g: (g not in (focus or ()), TIER_ORDER.get(meta[g]["tier"], 9),
+                                               meta[g]["province"] or "", g))
+    return regions, by_region, meta, att_by_region, pairs
+
+
+def _head(run: dict, lake: str, when: str, counts: tuple[int, int, int, int]) -> list[str]:
+    n_values, n_pairs, n_all, n_shown = counts
+    status = run.get("status", "")
+    return ["<!DOCTYPE html>", '<html lang="zh-Hans"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            "<title>gwr-lake report</title>", f"<style>{STYLE}</style>",
+            f"<script>{vega_bundle()}</script>", "</head><body>",
+            "<h1>gwr-lake report</h1>",
+            f'<p>Run <b>{_e(run.get("run_id", "?"))}</b>: '
+            f'<span class="{_status_cls(status)}">{_e(status)}</span>'
+            + (f" — {_e(run.get('error'))}" if run.get("error") else "")
+            + f"<br>source {_e(run.get('source', ''))} · lake {_e(lake)} · generated {_e(when)}"
+            + f"<br>{n_values} panel values, {n_pairs} targets, {n_all} regions"
+            + (f" (the {n_shown} shown here: this run's first, then by tier and province; "
+               f"every region is in the tables: <code>python -m flows sql</code>)"
+               if n_all > n_shown else "") + "</p>"]
+
+
+def _attainment_section(pairs: list[dict], charts: dict) -> str:
+    known = sorted((r for r in pairs if r["status"] != "unknown"),
+                   key=lambda r: (r["region"], r["year"], r["indicator"], r["measure"]))
+    counts = {s: sum(r["status"] == s for r in pairs) for s in STATUS_COLORS}
+    out = ['<section id="attainment"><h2>Targets vs actuals</h2><p>'
+           + " · ".join(f'<span class="{s}">{s}: {n}</span>' for s, n in counts.items())
+           + " (unknown: the actual is not in the lake yet, or no target was set)</p>"]
+    growth_known = [r for r in known if r["measure"] == "growth_pct"]
+    if growth_known:
+        charts["chart-attainment"] = attainment_chart(growth_known)
+        out.append('<div class="chart" id="chart-attainment"></div>')
+    if known:
+        out.append(_table(["region"] + ATTAINMENT_HEADERS, _attainment_rows(known, True), "attainment"))
+    out.append("</section>")
+    return "\n".join(out)
+
+
 def render_report(panel: pa.Table, attainment: pa.Table, *, run: dict | None = None,
                   checks: list[tuple[str, dict | None]] = (), runs: list[dict] = (),
                   links: dict[str, str] | None = None, lake: str = "",
@@ -312,57 +370,15 @@ def render_report(panel: pa.Table, attainment: pa.Table, *, run: dict | None = N
         keep = pa.array(shown, pa.string())
         panel = panel.filter(pc.is_in(panel["region"], value_set=keep))
         attainment = attainment.filter(pc.is_in(attainment["region"], value_set=keep))
-    values = sorted(panel.to_pylist(), key=lambda r: (
-        r["indicator"], r["measure"], r["kind"], r["year"] or 0, r["source_name"], r["doc_index"]))
-    pairs = attainment.to_pylist()
-    by_region: dict[str, list[dict]] = {}
-    meta: dict[str, dict] = {}
-    for r in values:
-        if not r["region"]:
-            continue
-        by_region.setdefault(r["region"], []).append(r)
-        m = meta.setdefault(r["region"], {"tier": None, "province": None})
-        m["tier"] = m["tier"] or r["tier"]
-        m["province"] = m["province"] or r["province"]
-    att_by_region: dict[str, list[dict]] = {}
-    for r in pairs:
-        att_by_region.setdefault(r["region"], []).append(r)
-    regions = sorted(by_region, key=lambda g: (g not in (focus or ()), TIER_ORDER.get(meta[g]["tier"], 9),
-                                               meta[g]["province"] or "", g))
+    regions, by_region, meta, att_by_region, pairs = _group(panel, attainment, focus)
     charts: dict[str, dict] = {}
-    run = run or {}
-    status = run.get("status", "")
-    out = ["<!DOCTYPE html>", '<html lang="zh-Hans"><head><meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           "<title>gwr-lake report</title>", f"<style>{STYLE}</style>",
-           f"<script>{vega_bundle()}</script>", "</head><body>",
-           "<h1>gwr-lake report</h1>",
-           f'<p>Run <b>{_e(run.get("run_id", "?"))}</b>: '
-           f'<span class="{_status_cls(status)}">{_e(status)}</span>'
-           + (f" — {_e(run.get('error'))}" if run.get("error") else "")
-           + f"<br>source {_e(run.get('source', ''))} · lake {_e(lake)} · generated {_e(when)}"
-           + f"<br>{n_values} panel values, {n_pairs} targets, {len(all_regions)} regions"
-           + (f" (the {len(regions)} shown here: this run's first, then by tier and province; "
-              f"every region is in the tables: <code>python -m flows sql</code>)"
-              if len(all_regions) > len(regions) else "") + "</p>"]
+    out = _head(run or {}, lake, when, (n_values, n_pairs, len(all_regions), len(regions)))
     toc = "".join(f'<li><a href="#region-{i}">{_e(g)}</a></li>' for i, g in enumerate(regions))
     out.append('<nav><a href="#validation">Validation</a> · <a href="#runs">Last runs</a> · '
                f'<a href="#attainment">Targets vs actuals</a><ul>{toc}</ul></nav>')
     out.append(_validation_section(list(checks), links or {}))
     out.append(_runs_section(list(runs)))
-    known = sorted((r for r in pairs if r["status"] != "unknown"),
-                   key=lambda r: (r["region"], r["year"], r["indicator"], r["measure"]))
-    counts = {s: sum(r["status"] == s for r in pairs) for s in STATUS_COLORS}
-    out.append('<section id="attainment"><h2>Targets vs actuals</h2><p>'
-               + " · ".join(f'<span class="{s}">{s}: {n}</span>' for s, n in counts.items())
-               + " (unknown: the actual is not in the lake yet, or no target was set)</p>")
-    growth_known = [r for r in known if r["measure"] == "growth_pct"]
-    if growth_known:
-        charts["chart-attainment"] = attainment_chart(growth_known)
-        out.append('<div class="chart" id="chart-attainment"></div>')
-    if known:
-        out.append(_table(["region"] + ATTAINMENT_HEADERS, _attainment_rows(known, True), "attainment"))
-    out.append("</section>")
+    out.append(_attainment_section(pairs, charts))
     for i, g in enumerate(regions):
         out.append(_region_section(i, g, meta[g], by_region[g], att_by_region.get(g, []), charts))
     out.append("<script>\nconst specs = " + _json(charts) + ";\n"

@@ -93,6 +93,43 @@ def _member_error(name: str, reason: str, code: str) -> SourceError:
     return err
 
 
+def _unique(inner: str, taken: set[str]) -> str:
+    base, n = inner, 2
+    while inner in taken:
+        stem, dot, ext = base.rpartition(".")
+        inner = f"{stem}~{n}.{ext}" if dot else f"{base}~{n}"
+        n += 1
+    taken.add(inner)
+    return inner
+
+
+def _read_member(zf, info, name: str, inner: str, full: str, caps: Caps, budget: _Budget) -> bytes | SourceError:
+    """One member's bytes, or the error of that member alone; a cap of the whole tree raises."""
+    if info.flag_bits & 0x1:
+        return _member_error(full, "the member is encrypted: unpack it with its password and load the file.",
+                             "encrypted")
+    if info.file_size > caps.member_bytes:
+        return _member_error(full, f"the member unpacks to {info.file_size:,} bytes, over the "
+                             f"{caps.member_bytes:,} allowed per file: refused.", "too_large")
+    if info.compress_size and info.file_size / info.compress_size > caps.ratio and info.file_size > 1 << 20:
+        raise SourceError(f"{name}: member {inner!r} would unpack {info.file_size / info.compress_size:,.0f} "
+                          f"times its packed size (over {caps.ratio}): refused as a zip bomb.", "archive_bomb")
+    if budget.bytes + info.file_size > caps.total_bytes:
+        raise SourceError(f"{name}: the archive unpacks to more than {caps.total_bytes:,} bytes: refused (a zip "
+                          "bomb?). Unpack it and load the folder.", "archive_too_large")
+    try:
+        with zf.open(info) as fh:
+            body = fh.read(caps.member_bytes + 1)
+    except (zipfile.BadZipFile, zlib_error(), OSError, EOFError, NotImplementedError, ValueError) as exc:
+        return _member_error(full, f"the member cannot be unpacked ({type(exc).__name__}: {str(exc)[:200]}): the "
+                             "archive is damaged there.", "bad_archive")
+    if len(body) > caps.member_bytes:
+        return _member_error(full, f"the member unpacks to more than {caps.member_bytes:,} bytes: refused.",
+                             "too_large")
+    budget.bytes += len(body)
+    return body
+
+
 def _expand(name: str, data: bytes, caps: Caps, budget: _Budget, depth: int,
             files: list, errors: list) -> None:
     try:
@@ -102,9 +139,8 @@ def _expand(name: str, data: bytes, caps: Caps, budget: _Budget, depth: int,
                           "it is damaged or truncated. Get it again, or unpack it with another tool.",
                           "bad_archive") from None
     with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
         taken: set[str] = set()
-        for info in infos:
+        for info in (i for i in zf.infolist() if not i.is_dir()):
             budget.members += 1
             if budget.members > caps.members:
                 raise SourceError(f"{name}: the archive holds more than {caps.members:,} files: refused "
@@ -112,45 +148,16 @@ def _expand(name: str, data: bytes, caps: Caps, budget: _Budget, depth: int,
             inner = safe_name(member_name(info))
             if not inner:
                 continue
-            base, n = inner, 2
-            while inner in taken:
-                stem, dot, ext = base.rpartition(".")
-                inner = f"{stem}~{n}.{ext}" if dot else f"{base}~{n}"
-                n += 1
-            taken.add(inner)
-            full = f"{name}/{inner}"
-            if info.flag_bits & 0x1:
-                errors.append(_member_error(full, "the member is encrypted: unpack it with its password "
-                                            "and load the file.", "encrypted"))
-                continue
-            if info.file_size > caps.member_bytes:
-                errors.append(_member_error(full, f"the member unpacks to {info.file_size:,} bytes, over "
-                                            f"the {caps.member_bytes:,} allowed per file: refused.", "too_large"))
-                continue
-            if info.compress_size and info.file_size / info.compress_size > caps.ratio and info.file_size > 1 << 20:
-                raise SourceError(f"{name}: member {inner!r} would unpack {info.file_size / info.compress_size:,.0f} "
-                                  f"times its packed size (over {caps.ratio}): refused as a zip bomb.",
-                                  "archive_bomb")
-            if budget.bytes + info.file_size > caps.total_bytes:
-                raise SourceError(f"{name}: the archive unpacks to more than {caps.total_bytes:,} bytes: "
-                                  "refused (a zip bomb?). Unpack it and load the folder.", "archive_too_large")
-            try:
-                with zf.open(info) as fh:
-                    body = fh.read(caps.member_bytes + 1)
-            except (zipfile.BadZipFile, zlib_error(), OSError, EOFError, NotImplementedError, ValueError) as exc:
-                errors.append(_member_error(full, f"the member cannot be unpacked ({type(exc).__name__}: "
-                                            f"{str(exc)[:200]}): the archive is damaged there.", "bad_archive"))
-                continue
-            if len(body) > caps.member_bytes:
-                errors.append(_member_error(full, f"the member unpacks to more than {caps.member_bytes:,} "
-                                            "bytes: refused.", "too_large"))
-                continue
-            budget.bytes += len(body)
-            if zip_kind(body) == "zip":
-                if depth >= caps.depth:
-                    errors.append(_member_error(full, f"an archive nested more than {caps.depth} deep: "
-                                                "refused.", "archive_too_deep"))
-                    continue
+            full = f"{name}/{_unique(inner, taken)}"
+            body = _read_member(zf, info, name, inner, full, caps, budget)
+            if isinstance(body, SourceError):
+                errors.append(body)
+            elif zip_kind(body) != "zip":
+                files.append((full, body))
+            elif depth >= caps.depth:
+                errors.append(_member_error(full, f"an archive nested more than {caps.depth} deep: refused.",
+                                            "archive_too_deep"))
+            else:
                 try:
                     _expand(full, body, caps, budget, depth + 1, files, errors)
                 except SourceError as exc:
@@ -158,8 +165,6 @@ def _expand(name: str, data: bytes, caps: Caps, budget: _Budget, depth: int,
                         raise
                     exc.source_name = full
                     errors.append(exc)
-                continue
-            files.append((full, body))
 
 
 def zlib_error():

@@ -281,67 +281,42 @@ def _mojibake(text: str) -> str | None:
     return None
 
 
-def decode_bytes(data: bytes, declared: str | None = None, source_name: str = "<bytes>") -> tuple[str, str]:
-    """bytes -> (text with LF newlines, normalised encoding name). Raises SourceError.
-
-    BOM first, then strict UTF-8, then a `declared` charset (html <meta>), then charset-normalizer on a
-    prefix sample restricted to Chinese codecs (gb18030, big5 ...), then any codec it is sure of.
-    """
-    if not data:
-        raise SourceError(f"{source_name}: the file is empty (0 bytes); supply the report text.", "empty")
-    text = codec = None
+def _by_bom(data: bytes, source_name: str) -> tuple[str | None, str | None]:
     for bom, decoder, name in _BOMS:
         if data.startswith(bom):
-            codec = name
             text = _decode_strict(data, decoder)
-            if text is None:
-                text = _lenient(data, decoder, source_name)
-            break
+            return (text if text is not None else _lenient(data, decoder, source_name)), name
+    return None, None
+
+
+def _by_detection(data: bytes, source_name: str) -> tuple[str, str]:
+    """charset-normalizer on a prefix sample, Chinese codecs first; the whole file decoded."""
+    sample = _trim_sample(data)
+    found = _detect(sample)
+    if found is None:
+        raise SourceError(
+            f"{source_name}: cannot tell the text encoding: the bytes are neither UTF-8 nor a "
+            f"Chinese encoding (GB18030/GBK/GB2312, Big5) that charset detection recognises{_closest(sample)}. "
+            "Save the file as UTF-8 text.", "undecodable")
+    codec, confident = found
+    text = _decode_strict(data, codec)
+    if text is None and codec in _BIG5_FAMILY:
+        for alt in _BIG5_FAMILY:
+            text = _decode_strict(data, alt)
+            if text is not None:
+                return text, alt
     if text is None:
-        _magic_check(data, source_name)
-        try:
-            _binary_check(data, source_name)
-        except SourceError:
-            found = _utf16_without_bom(data)
-            if not found:
-                raise
-            text, codec = found
-    if text is None:
-        text = _decode_strict(data, "utf-8")
-        codec = "utf-8"
-        if text is not None and len(text) != len(data) and not _CJK.search(text) and not _mojibake(text):
-            # Valid UTF-8 without a single CJK character, yet not ASCII: short GBK / Big5 text can
-            # also be valid UTF-8 ('一一' is b'\xd2\xbb\xd2\xbb', UTF-8 for 'һһ'). Let the detector choose.
-            text, codec = _utf8_or_chinese(data, text)
-    if text is None and declared:
-        dec = _norm_encoding(declared)
-        if dec and dec != "utf-8":
-            text, codec = _decode_strict(data, dec), dec
-    if text is None:
-        text, codec = _almost_utf8(data), "utf-8"
-    if text is None:
-        sample = _trim_sample(data)
-        found = _detect(sample)
-        if found is None:
+        if not confident:
             raise SourceError(
-                f"{source_name}: cannot tell the text encoding: the bytes are neither UTF-8 nor a "
-                f"Chinese encoding (GB18030/GBK/GB2312, Big5) that charset detection recognises{_closest(sample)}. "
-                "Save the file as UTF-8 text.", "undecodable")
-        codec, confident = found
-        text = _decode_strict(data, codec)
-        if text is None and codec in _BIG5_FAMILY:
-            for alt in _BIG5_FAMILY:
-                text = _decode_strict(data, alt)
-                if text is not None:
-                    codec = alt
-                    break
-        if text is None:
-            if not confident:
-                raise SourceError(
-                    f"{source_name}: the start of the file reads as {codec} but the rest does not decode "
-                    f"as {codec}; the file is corrupted or mixes encodings. Save it as UTF-8 text.",
-                    "undecodable")
-            text = _lenient(data, codec, source_name)
+                f"{source_name}: the start of the file reads as {codec} but the rest does not decode "
+                f"as {codec}; the file is corrupted or mixes encodings. Save it as UTF-8 text.",
+                "undecodable")
+        text = _lenient(data, codec, source_name)
+    return text, codec
+
+
+def _check_text(text: str, codec: str, source_name: str) -> str:
+    """The decoded text, BOM and CR out; refused when empty, mojibake or garbage."""
     if text.startswith("\ufeff"):
         text = text[1:]
     text = _newlines(text)
@@ -357,6 +332,39 @@ def decode_bytes(data: bytes, declared: str | None = None, source_name: str = "<
             f"{source_name}: decoded as {codec}, too much of the text is unusable characters (control, "
             "private-use or replacement characters): the encoding guess is wrong or the file is not "
             "text. Save it as UTF-8 text.", "garbage")
-    return text, codec
+    return text
 
 
+def decode_bytes(data: bytes, declared: str | None = None, source_name: str = "<bytes>") -> tuple[str, str]:
+    """bytes -> (text with LF newlines, normalised encoding name). Raises SourceError.
+
+    BOM first, then strict UTF-8, then a `declared` charset (html <meta>), then charset-normalizer on a
+    prefix sample restricted to Chinese codecs (gb18030, big5 ...), then any codec it is sure of.
+    """
+    if not data:
+        raise SourceError(f"{source_name}: the file is empty (0 bytes); supply the report text.", "empty")
+    text, codec = _by_bom(data, source_name)
+    if text is None:
+        _magic_check(data, source_name)
+        try:
+            _binary_check(data, source_name)
+        except SourceError:
+            found = _utf16_without_bom(data)
+            if not found:
+                raise
+            text, codec = found
+    if text is None:
+        text, codec = _decode_strict(data, "utf-8"), "utf-8"
+        if text is not None and len(text) != len(data) and not _CJK.search(text) and not _mojibake(text):
+            # Valid UTF-8 without a single CJK character, yet not ASCII: short GBK / Big5 text can
+            # also be valid UTF-8 ('一一' is b'\xd2\xbb\xd2\xbb', UTF-8 for 'һһ'). Let the detector choose.
+            text, codec = _utf8_or_chinese(data, text)
+    if text is None and declared:
+        dec = _norm_encoding(declared)
+        if dec and dec != "utf-8":
+            text, codec = _decode_strict(data, dec), dec
+    if text is None:
+        text, codec = _almost_utf8(data), "utf-8"
+    if text is None:
+        text, codec = _by_detection(data, source_name)
+    return _check_text(text, codec, source_name), codec
