@@ -22,13 +22,14 @@ CREATE OR REPLACE VIEW reports AS
 CREATE OR REPLACE VIEW indicator_mentions AS
   SELECT "source_name", "doc_index", "region", "indicator", "kind", "measure", "period", "year",
          "value", "value_high", "unit", "qualifier", "estimate", "strength", "value_text", "quote",
-         "sentence", "start", "end", "sentence_start", "sentence_end", "status"
+         "sentence", "start", "end", "sentence_start", "sentence_end", "status", "rule", "subject",
+         "confidence"
   FROM read_parquet('${LAKE}/gold/indicator_mentions/**/*.parquet', hive_partitioning = true, hive_types = {'year': 'INTEGER'});
 
 CREATE OR REPLACE VIEW indicator_panel AS
   SELECT "source_name", "doc_index", "region", "region_code", "tier", "province", "indicator", "kind",
          "measure", "year", "value", "value_high", "unit", "qualifier", "estimate", "strength",
-         "status", "value_text", "quote", "start", "end"
+         "status", "value_text", "quote", "start", "end", "rule", "subject", "confidence"
   FROM read_parquet('${LAKE}/gold/indicator_panel/**/*.parquet', hive_partitioning = true, hive_types = {'year': 'INTEGER'});
 
 CREATE OR REPLACE VIEW indicator_wide AS
