@@ -479,3 +479,18 @@ def test_a_comparison_year_is_not_the_figures_year():
     got = annual(report("2016 年全县地区生产总值完成36.59亿元,是2011 年的1.42 倍,年均增速保持在7.2%以上;"
                         "财政收入完成3.62亿元,比2011 年翻了将近一番。", review=2016, plan=2017, tier="county"))
     assert got[("fiscal_revenue", "actual", "level")].year == 2016
+
+
+def test_a_level_kept_through_a_multi_year_review():
+    # 保定 vendor row (易县 2021): over the 十三五, not in 2020 alone
+    got = annual(report("过去的五年是幸福指数大幅提升的五年。“十三五”时期,全县民生投入140.39亿元,占一般公共预算支出的86.78%。"
+                        "城镇新增就业2.2万人,城镇登记失业率控制在4.5%以内。", review=2020, plan=2021, tier="county"))
+    assert not got
+
+
+def test_all_after_a_list_of_levels():
+    # 保定 vendor row (2022): 均增长 after the list's values holds for both names
+    got = annual(report("实际利用外资完成473万美元,同比增长18.8%;城乡居民人均可支配收入分别完成31098元、12347元,均增长8.5%。",
+                        review=2021, plan=2022, tier="county"))
+    assert got[("disposable_income_urban", "actual", "growth_pct")].value == 8.5
+    assert got[("disposable_income_rural", "actual", "growth_pct")].value == 8.5

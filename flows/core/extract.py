@@ -66,6 +66,7 @@ _OPENER_REST = re.compile(r"[”\"」』]?(?:以来|来|期间|时期|内|中|�
 _QUALIFIER_AFTER = {"左右": "about", "以上": "at_least", "以内": "at_most", "以下": "at_most"}
 _STOP = re.compile(r"[;；。]")
 _FALL_RATE = re.compile(r"降幅|跌幅")
+_LIST_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.]|\s*年)")   # a number, not a year
 _TIME_CLAUSE = re.compile(r"\s*(?:到|至|在|截至)?\s*(?:19|20)\d{2}\s*年(?:底|末|全年|以来)?\s*")
 _TO = re.compile(r"\s*(?:到|至)")
 _TO_END = re.compile(r"(?:到|至)[^,，;；]{0,3}$")
@@ -438,6 +439,11 @@ def _sentence_mentions(report, v, sentence, offset, kind, in_multi, hits, forwar
                 _close(b, out)
                 b.shared, b.shared_rule, b.anchor = items.mapped, "list_shared", ev.end
                 b.completed = items.completed
+            elif b.last_list and b.anchor >= 0 and ev.start - b.anchor <= 2:
+                # "分别完成31098元、12347元,均增长8.5%": the list's names again, one value
+                _close(b, out)
+                b.shared = [x for x in b.last_list if x is not None]
+                b.shared_rule, b.anchor = "list_second", ev.end
             continue
         _bind_quantity(ctx, ev, b, out)
     _close(b, out)
@@ -485,8 +491,8 @@ def _list_items(ctx: _Context, end: int, tail_words: re.Pattern = _LIST_TAIL) ->
     pieces = list(zip(bounds, ends))
     if any(a >= b_ for a, b_ in pieces):
         return None
-    if any(e.qty.start < seg_end and e.qty.end > start for e in ctx.quantities):
-        return None   # an item with a value of its own: a clause, not a list of names
+    if _LIST_NUMBER.search(sentence, start, seg_end):
+        return None   # an item with a number of its own: a clause, not a list of names
     texts = [sentence[a:b_].strip() for a, b_ in pieces]
     codes, compound, completed = [], [], set()
     for i, (a, b_) in enumerate(pieces):
@@ -798,7 +804,7 @@ def _mention(ctx: _Context, code, measure, q, ev, anchor, rule="direct", b: _Bin
         if measure == "growth_pct" or code in vocab_mod.load().accumulates or cue:
             period = "multi_year"
     if kind == "actual" and period == "annual" and (c["floor_held"].search(gap) or (
-            qual == "at_least" and c["floor_level"].search(gap))):
+            (qual == "at_least" or ctx.in_multi) and c["floor_level"].search(gap))):
         period = "multi_year"   # "粮食总产量保持在1.3万亿斤以上": a floor held over years
     if rule == "direct":
         if ev.rule in ("times", "threshold", "threshold_count"):
@@ -853,7 +859,11 @@ def rule_meta(rule: str) -> tuple[str, str]:
 
 
 def _single_year(sentence: str, at: int, report) -> bool:
-    return bool(re.search(rf"全年|去年|年末|年底|{report.review_year}\s*年", sentence[:at]))
+    """The sentence says it is about the last year only ("全年…", "2025年…"); not the end year
+    of a change over the period ("从2015年的56.1亿元增长到2020年的77.2亿元")."""
+    before = _FROM_SPAN.sub("", sentence[:at])
+    before = re.sub(r"(?:到|至)\s*(?:19|20)\d{2}\s*年", "", before)
+    return bool(re.search(rf"全年|去年|年末|年底|{report.review_year}\s*年", before))
 
 
 def _qualifier(sentence: str, q: Quantity, gap: str, kind: str) -> str | None:
