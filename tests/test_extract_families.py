@@ -494,3 +494,12 @@ def test_all_after_a_list_of_levels():
                         review=2021, plan=2022, tier="county"))
     assert got[("disposable_income_urban", "actual", "growth_pct")].value == 8.5
     assert got[("disposable_income_rural", "actual", "growth_pct")].value == 8.5
+
+
+def test_qualifiers_of_flat_and_of_another_clause():
+    # 上海 2025 (基本持平: about 0); 保定 vendor row (2008: 超过 compares growth rates, the amount is exact)
+    got = annual(report("居民消费价格与上年基本持平。", review=2024, plan=2025))
+    m = got[("cpi", "actual", "growth_pct")]
+    assert (m.value, m.qualifier) == (0, "about")
+    got = annual(report("其中一般预算收入增幅首次超过总收入,完成1.1亿元,同比增长18.9%。", review=2007, plan=2008, tier="district"))
+    assert got[("budget_revenue", "actual", "level")].qualifier is None

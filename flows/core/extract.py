@@ -773,8 +773,9 @@ def _mention(ctx: _Context, code, measure, q, ev, anchor, rule="direct", b: _Bin
     if kind == "actual" and (c["quoted_target"].search(sentence, clause_start, ev.start) or
                              c["quoted_targets"].search(before)):
         return None   # "提出居民消费价格涨幅3%左右": a target quoted in the review, not an actual
-    if q is None:  # 持平
-        value, high, unit, written, qual = 0.0, None, "percent", sentence[ev.start:ev.end], None
+    if q is None:  # 持平; 基本持平 is about 0
+        value, high, unit, written = 0.0, None, "percent", sentence[ev.start:ev.end]
+        qual = "about" if sentence[max(0, ev.start - 2):ev.start] == "基本" else None
     else:
         value, high, unit, written = q.value, q.value_high, q.unit, q.text
         if measure == "growth_pct" and _falls(gap, c):
@@ -872,7 +873,7 @@ def _qualifier(sentence: str, q: Quantity, gap: str, kind: str) -> str | None:
     m = _AFTER_QUAL.match(sentence[q.end:q.end + 4])
     if m:
         return _QUALIFIER_AFTER[m.group(1)]
-    near = gap[-8:]
+    near = _CLAUSE_BREAK.split(gap[-8:])[-1]   # the value's own clause ("增幅首次超过总收入,完成1.1亿元")
     if _ABOUT.search(near[-3:]):
         return "about"
     if _AT_LEAST.search(near):
