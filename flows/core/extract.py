@@ -67,6 +67,8 @@ _QUALIFIER_AFTER = {"左右": "about", "以上": "at_least", "以内": "at_most"
 _STOP = re.compile(r"[;；。]")
 _FALL_RATE = re.compile(r"降幅|跌幅")
 _LIST_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.]|\s*年)")   # a number, not a year
+_TO_YEAR = re.compile(r"(?:到|至)\s*((?:19|20)\d{2})\s*年")
+_WHOLE_YEAR = re.compile(r"全年|去年|年末|年底")
 _TIME_CLAUSE = re.compile(r"\s*(?:到|至|在|截至)?\s*(?:19|20)\d{2}\s*年(?:底|末|全年|以来)?\s*")
 _TO = re.compile(r"\s*(?:到|至)")
 _TO_END = re.compile(r"(?:到|至)[^,，;；]{0,3}$")
@@ -146,14 +148,19 @@ def extract_mentions(report: Report) -> list[Mention]:
     boundary = plan_start(text, report.plan_year)
     spans = multi_year_spans(text[:boundary], report.review_year)
     # one pass of the alias trie over the whole text; only sentences naming an indicator are read
-    hits = vocab_mod.find_aliases(v, text)
+    hits = [h for h in vocab_mod.find_aliases(v, text) if _may_hold(v, h, report, boundary)]
     absent = [m.start() for m in cues()["no_target"].finditer(text, boundary)]
+    # ... and those with 分别: a list whose names are completed from a shared head ("工业、制造业、
+    # 工业技改投资分别增长…") may hold no whole name
+    marks = sorted({h[0] for h in hits} | {m.start() for m in _RESPECTIVELY.finditer(text)})
     out: list[Mention] = []
-    h = 0
+    h = i = 0
     s0 = 0
-    while h < len(hits):
-        # every sentence end mark before the hit after the previous sentence's start - 1
-        s0, s1 = _sentence_around(text, hits[h][0], max(0, s0 - 1))
+    while i < len(marks):
+        # every sentence end mark before the mark after the previous sentence's start - 1
+        s0, s1 = _sentence_around(text, marks[i], max(0, s0 - 1))
+        while i < len(marks) and marks[i] < s1:
+            i += 1
         first = h
         while h < len(hits) and hits[h][0] < s1:
             h += 1
@@ -168,6 +175,16 @@ def extract_mentions(report: Report) -> list[Mention]:
         forward = span is not None and len(span) > 2 and span[2]
         out.extend(_sentence_mentions(report, v, sentence, s0, kind, span is not None, local, forward))
     return out
+
+
+def _may_hold(v, hit, report: Report, boundary: int) -> bool:
+    """A name bound to a context (an implied subject) can hold here: the report's tier is one
+    of its tiers, and a plan-only name is in the plan part."""
+    only = v.only_in.get(hit[2])
+    if only is None:
+        return True
+    context, tiers, _rule = only
+    return (not tiers or report.tier in tiers) and (not context or hit[0] >= boundary)
 
 
 _SENTENCE_END = re.compile(r"[。!?！？\n]")
@@ -337,11 +354,20 @@ def _siblings(v, sentence: str, hits, spans) -> list[_Event]:
             continue
         stem = alias[:head.start()]
         cand = stem + m.group(0)
-        for a, b, al, codes in vocab_mod.find_aliases(v, cand):
-            if b == len(cand) and a < len(stem) and al not in v.only_in and all(c in v.indicators for c in codes):
-                out.append(_Event(m.start(), m.end(), "alias", codes=codes, text=cand, rule="sibling"))
-                break
+        codes = _alias_ending(v, cand, len(stem))
+        if codes:
+            out.append(_Event(m.start(), m.end(), "alias", codes=codes, text=cand, rule="sibling"))
     return out
+
+
+def _alias_ending(v, cand: str, within: int) -> tuple | None:
+    """The codes of the longest plain name that ends cand and starts before `within` (so that
+    it takes in the words put together), or None."""
+    for a in range(min(within, len(cand))):
+        codes = v.alias_codes.get(cand[a:])
+        if codes and cand[a:] not in v.only_in and all(c in v.indicators for c in codes):
+            return codes
+    return None
 
 
 def _special_quantities(sentence: str) -> list[tuple[Quantity, str]]:
@@ -351,6 +377,8 @@ def _special_quantities(sentence: str) -> list[tuple[Quantity, str]]:
     9万亿三个大台阶": the last one). rule "skip" marks the earlier thresholds of such a run."""
     c = cues()
     out = []
+    if "倍" not in sentence and "亿" not in sentence:
+        return out
     for m in c["times"].finditer(sentence):
         try:
             n = parse_number(m.group("n"))
@@ -484,6 +512,8 @@ def _list_items(ctx: _Context, end: int, tail_words: re.Pattern = _LIST_TAIL) ->
     tail = tail_words.search(sentence, start, end)
     seg_end = tail.start() if tail else end
     inside = [n for n in ctx.names if start <= n.start and n.end <= seg_end]
+    if not _ITEM_SEP.search(sentence, start, seg_end) and not any(len(n.codes) > 1 for n in inside):
+        return None   # one name, no list
     cuts = [m for m in _ITEM_SEP.finditer(sentence, start, seg_end)
             if not any(n.start < m.end() and m.start() < n.end for n in inside)]
     bounds = [start] + [m.end() for m in cuts]
@@ -523,15 +553,13 @@ def _complete(v, text: str, first: str, last: str) -> tuple | None:
     if not text or len(text) > 6:
         return None
     for j in range(1, len(last)):
-        cand = text + last[j:]
-        for a, b_, alias, codes in vocab_mod.find_aliases(v, cand):
-            if b_ == len(cand) and a < len(text) and alias not in v.only_in and all(c in v.indicators for c in codes):
-                return codes
+        codes = _alias_ending(v, text + last[j:], len(text))
+        if codes:
+            return codes
     for j in range(len(first) - 1, 0, -1):
-        cand = first[:j] + text
-        for a, b_, alias, codes in vocab_mod.find_aliases(v, cand):
-            if b_ == len(cand) and a < j and alias not in v.only_in and all(c in v.indicators for c in codes):
-                return codes
+        codes = _alias_ending(v, first[:j] + text, j)
+        if codes:
+            return codes
     return None
 
 
@@ -792,7 +820,7 @@ def _mention(ctx: _Context, code, measure, q, ev, anchor, rule="direct", b: _Bin
         # "“十四五”以来,…服务业增加值跨上万亿元台阶": a level reached at the period's end
         period = "annual"
     if kind == "actual" and year == report.plan_year and year != report.review_year and \
-            re.search(rf"到\s*{year}\s*年", before):
+            any(int(y) == year for y in _TO_YEAR.findall(before)):
         kind = "target"   # "到2017年底,…达到7500元" in a report planning 2017: its target
     if ctx.forward and kind == "actual":
         period = "multi_year"   # a five-year plan's targets, not an actual of any year
@@ -863,8 +891,9 @@ def _single_year(sentence: str, at: int, report) -> bool:
     """The sentence says it is about the last year only ("全年…", "2025年…"); not the end year
     of a change over the period ("从2015年的56.1亿元增长到2020年的77.2亿元")."""
     before = _FROM_SPAN.sub("", sentence[:at])
-    before = re.sub(r"(?:到|至)\s*(?:19|20)\d{2}\s*年", "", before)
-    return bool(re.search(rf"全年|去年|年末|年底|{report.review_year}\s*年", before))
+    before = _TO_YEAR.sub("", before)
+    return bool(_WHOLE_YEAR.search(before)) or \
+        any(int(y) == report.review_year for y in _YEAR_OF.findall(before))
 
 
 def _qualifier(sentence: str, q: Quantity, gap: str, kind: str) -> str | None:
