@@ -503,3 +503,13 @@ def test_qualifiers_of_flat_and_of_another_clause():
     assert (m.value, m.qualifier) == (0, "about")
     got = annual(report("其中一般预算收入增幅首次超过总收入,完成1.1亿元,同比增长18.9%。", review=2007, plan=2008, tier="district"))
     assert got[("budget_revenue", "actual", "level")].qualifier is None
+
+
+def test_in_one_sentence_the_name_closer_to_the_catalogue_wins():
+    # 海拉尔区 2012: 财政总收入 and 地方财政总收入 are both fiscal_revenue's names (review ruling 9)
+    rep = report("2011年,地区生产总值完成198.5亿元,同比增长22.3%;财政总收入完成29亿元,同比增长67.3%;"
+                 "地方财政总收入完成16亿元,同比增长23.2%;全社会固定资产投资完成155.4亿元,同比增长101.6%。",
+                 review=2011, plan=2012, tier="district")
+    got = panel(rep)
+    assert got[("fiscal_revenue", "actual", "level")].value == pytest.approx(16e8)
+    assert got[("fiscal_revenue", "actual", "growth_pct")].value == 23.2

@@ -13,6 +13,7 @@ from functools import lru_cache
 from importlib import resources
 
 from .extract import rules
+from .vocab import load
 from .model import Mention, PanelRow, Report
 
 
@@ -65,7 +66,14 @@ def build_panel(reports: list[Report], mentions: list[Mention]) -> list[PanelRow
 
 def _rank(m: Mention) -> tuple:
     """A target is whatever the plan says, a threshold too ("生产总值突破3000亿元"): the ranks
-    of rules.csv order actuals only."""
+    of rules.csv order actuals only. Within one sentence, a name that spells out the catalogue's
+    comes first ("财政总收入完成29亿元…;地方财政总收入完成16亿元": 地方财政收入 is the catalogue's)."""
     row = rules().get(m.rule)
     rank = int(row["rank"]) if row and (m.kind == "actual" or m.rule == "sub_level") else 0
-    return (m.status != "reported", rank, m.start)
+    return (m.status != "reported", rank, m.sentence_start, not _spells(m), m.start)
+
+
+def _spells(m: Mention) -> bool:
+    """The catalogue name of the indicator is in the value's clause, in order (gaps allowed)."""
+    name = iter(m.quote)
+    return all(ch in name for ch in load().indicators[m.indicator].name_zh)
