@@ -107,7 +107,6 @@ class _Binding:
     dist_from: int = -1                   # where the distributive values started
     dist_out: list = field(default_factory=list)  # mentions made from the list
     respectively: bool = False            # the list had 分别
-    compound: list = field(default_factory=list)
     completed: set = field(default_factory=set)   # codes completed from a shared head
     last_list: list | None = None         # a list whose values are all read (for a second run)
     after_from: int = -1                  # end of a 从…到 span the value follows
@@ -435,7 +434,6 @@ def _sentence_mentions(report, v, sentence, offset, kind, in_multi, hits, forwar
                 b.dist, b.dist_rule, b.completed = list(items.codes), "list_respectively", items.completed
                 b.dist_codes = list(items.codes)
                 b.respectively, b.dist_from, b.anchor = True, ev.start, ev.end
-                b.compound = items.compound
             elif b.last_list and b.anchor >= 0 and ev.start - b.anchor <= 4:
                 # "达到39529元和16183元,分别增长4.7%和6.6%": the same names again
                 _close(b, out)
@@ -639,7 +637,6 @@ def _bind_quantity(ctx: _Context, ev, b: _Binding, out, listed: bool = False) ->
                 # "城镇居民人均可支配收入和农村居民人均纯收入实际增长8.4%和11.4%"
                 b.dist, b.completed, b.dist_from = list(items.codes), items.completed, b.name_end
                 b.dist_codes = list(items.codes)
-                b.compound = items.compound
                 b.dist_rule = "list_compound" if all(items.compound) else "list_pairs"
                 _bind_quantity(ctx, ev, b, out, listed=True)
                 return
@@ -655,7 +652,6 @@ def _bind_quantity(ctx: _Context, ev, b: _Binding, out, listed: bool = False) ->
             if len(b.codes) > 1:
                 b.dist = [x if x in ctx.v.indicators else None for x in b.codes]
                 b.dist_rule, b.dist_from, b.dist_codes = "list_compound", b.name_end, list(b.dist)
-                b.compound = [True] * len(b.codes)
                 _bind_quantity(ctx, ev, b, out, listed=True)
                 return
         if len(b.codes) != 1:
