@@ -4,6 +4,9 @@ A row is identified by (doc_id, indicator, kind, measure), doc_id = "<source fil
 A predicted row is correct when its key is in the reference and its value, normalized with
 flows/core/units.py, matches within a relative 1e-6 (and its unit is the same). Only documents
 the reference labels (at least one row) are scored; rows with status no_target are not values.
+Precision is also given by the rule that read each value, by how its subject was named and by
+its confidence (the panel's rule, subject and confidence columns), so that an analyst can review
+the doubtful readings first.
 """
 from __future__ import annotations
 
@@ -33,6 +36,9 @@ class Row:
     year: int | None = None
     quote: str = ""
     region: str | None = None
+    rule: str | None = None          # ours only: how the value was read (flows/vocab/rules.csv)
+    subject: str | None = None
+    confidence: str | None = None
 
     @property
     def key(self) -> Key:
@@ -73,6 +79,10 @@ class Score:
     false_positives: list[tuple[Row, Row | None]] = field(default_factory=list)  # ours, gold at the key
     by_tier: dict[str, Counts] = field(default_factory=dict)     # national | province | city | county/district
     by_decade: dict[str, Counts] = field(default_factory=dict)   # the decade of the year a report plans
+    # our values by how they were read: tp and n_pred only (a reference row has no rule)
+    by_rule: dict[str, Counts] = field(default_factory=dict)
+    by_subject: dict[str, Counts] = field(default_factory=dict)
+    by_confidence: dict[str, Counts] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -80,6 +90,10 @@ class Score:
             "by_indicator": {k: v.as_dict() for k, v in sorted(self.by_indicator.items())},
             "by_tier": {k: v.as_dict() for k, v in sorted(self.by_tier.items())},
             "by_decade": {k: v.as_dict() for k, v in sorted(self.by_decade.items())},
+            **{name: {k: {"tp": v.tp, "predicted": v.n_pred, "precision": round(v.precision, 4)}
+                      for k, v in sorted(table.items())}
+               for name, table in (("by_rule", self.by_rule), ("by_subject", self.by_subject),
+                                   ("by_confidence", self.by_confidence))},
             "field_accuracy": {k: {"right": r, "compared": n, "accuracy": round(r / n, 4) if n else None}
                                for k, (r, n) in self.field_accuracy.items()},
             "misses": [_row_dict(g, p) for g, p in self.misses],
@@ -130,7 +144,8 @@ def panel_to_rows(records: list[dict]) -> list[Row]:
     return [Row(doc_id=doc_id(r["source_name"], r["doc_index"]), indicator=r["indicator"],
                 kind=r["kind"], measure=r["measure"], value=r["value"], unit=r["unit"],
                 value_high=r["value_high"], qualifier=r["qualifier"], estimate=bool(r["estimate"]),
-                year=r["year"], quote=r["quote"] or "", region=r.get("region"))
+                year=r["year"], quote=r["quote"] or "", region=r.get("region"), rule=r.get("rule"),
+                subject=r.get("subject"), confidence=r.get("confidence"))
             for r in records if r.get("status") != "no_target" and r.get("value") is not None]
 
 
@@ -170,6 +185,7 @@ def score(gold: list[Row], pred: list[Row]) -> Score:
         pred_by[p.key].append(p)
 
     overall, by_ind = Counts(), defaultdict(Counts)
+    how = {"rule": defaultdict(Counts), "subject": defaultdict(Counts), "confidence": defaultdict(Counts)}
     misses, fps = [], []
     fields = {"year": [0, 0], "qualifier": [0, 0], "estimate": [0, 0], "value_high": [0, 0]}
     for key in sorted(set(gold_by) | set(pred_by)):
@@ -182,6 +198,10 @@ def score(gold: list[Row], pred: list[Row]) -> Score:
         unmatched_g = list(gs)
         for p in ps:
             hit = next((g for g in unmatched_g if _same(g, p)), None)
+            for name, table in how.items():
+                c = table[getattr(p, name) or "unknown"]
+                c.n_pred += 1
+                c.tp += hit is not None
             if hit is not None:
                 unmatched_g.remove(hit)
                 for c in counts:
@@ -201,7 +221,8 @@ def score(gold: list[Row], pred: list[Row]) -> Score:
         overall.n_pred += c.n_pred
         overall.n_gold += c.n_gold
     return Score(overall, dict(by_ind), {k: (v[0], v[1]) for k, v in fields.items()}, misses, fps,
-                 dict(by_tier), dict(by_decade))
+                 dict(by_tier), dict(by_decade), dict(how["rule"]), dict(how["subject"]),
+                 dict(how["confidence"]))
 
 
 def format_report(s: Score, max_list: int = 50) -> str:
@@ -215,6 +236,12 @@ def format_report(s: Score, max_list: int = 50) -> str:
         out += ["", f"{'by ' + title:32} {'P':>6} {'R':>6} {'F1':>6} {'ok':>5} {'pred':>5} {'ref':>5}"]
         for name, c in sorted(table.items()):
             out.append(f"{name:32} {c.precision:6.3f} {c.recall:6.3f} {c.f1:6.3f} {c.tp:5d} {c.n_pred:5d} {c.n_gold:5d}")
+    for title, table in (("rule", s.by_rule), ("subject", s.by_subject), ("confidence", s.by_confidence)):
+        if not table:
+            continue
+        out += ["", f"{'precision by ' + title:32} {'P':>6} {'ok':>5} {'pred':>5}   (lowest first: review these)"]
+        for name, c in sorted(table.items(), key=lambda kv: (kv[1].precision, -kv[1].n_pred, kv[0])):
+            out.append(f"{name:32} {c.precision:6.3f} {c.tp:5d} {c.n_pred:5d}")
     out += ["", "field accuracy among matched keys:"]
     for name, (right, n) in s.field_accuracy.items():
         out.append(f"  {name:11} {right / n if n else 0:.3f}  ({right}/{n})")

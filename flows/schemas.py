@@ -96,6 +96,21 @@ REPORTS = _schema(
        example="44ea6807184123dc7c6f065b4c154b9d22e58b116cc10ad7f8bc44808f52c516"),
 )
 
+# how a value was read (flows/core/extract.py, flows/vocab/rules.csv): the mentions' and the
+# panel's last three columns
+_RULE_FIELDS = (
+    _f("rule", STR, "the reading that produced the value: a tag of flows/vocab/rules.csv (direct, "
+       "list_respectively, list_pairs, list_compound, list_shared, single_for_both, "
+       "single_all_residents, implied_plan_gdp, end_level, threshold, sub_level, ...)", False,
+       example="direct"),
+    _f("subject", STR, "how the indicator was named: explicit (its name stands at the value) | list "
+       "(a list of names gave it its place) | implied (no name of it: the context says which)",
+       False, example="explicit"),
+    _f("confidence", STR, "high | medium | low: the rule's confidence (flows/vocab/rules.csv), lowered "
+       "where the value stands a clause from its name or a list has fewer values than names",
+       False, example="high"),
+)
+
 INDICATOR_MENTIONS = _schema(
     "gold: every indicator value found in a report, with its evidence. Partitioned by year.",
     _f("source_name", STR, "source file (relative path)", False, example="hailar_2013.txt"),
@@ -126,6 +141,7 @@ INDICATOR_MENTIONS = _schema(
     _f("sentence_end", I32, "end offset of the sentence", False, unit="characters", example="308"),
     _f("status", STR, "reported | no_target (the report says it sets no target)", False,
        example="reported"),
+    *_RULE_FIELDS,
 )
 
 INDICATOR_PANEL = _schema(
@@ -156,6 +172,7 @@ INDICATOR_PANEL = _schema(
     _f("start", I32, "offset of the value span in the report's cleaned text", False,
        unit="characters", example="2770"),
     _f("end", I32, "end offset of the value span", False, unit="characters", example="2773"),
+    *_RULE_FIELDS,
     _f("correction", STR, "an analyst's correction of this row (corrections.csv): who changed what and "
        "why; null for a value as extracted", example="was 29亿元; value by li: the headline is 地方财政总收入 "
        "(corrections.csv line 2)"),

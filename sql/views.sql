@@ -23,13 +23,14 @@ CREATE OR REPLACE VIEW reports AS
 CREATE OR REPLACE VIEW indicator_mentions AS
   SELECT "source_name", "doc_index", "region", "indicator", "kind", "measure", "period", "year",
          "value", "value_high", "unit", "qualifier", "estimate", "strength", "value_text", "quote",
-         "sentence", "start", "end", "sentence_start", "sentence_end", "status"
+         "sentence", "start", "end", "sentence_start", "sentence_end", "status", "rule", "subject",
+         "confidence"
   FROM delta_scan('${LAKE}/gold/indicator_mentions');
 
 CREATE OR REPLACE VIEW indicator_panel AS
   SELECT "source_name", "doc_index", "region", "region_code", "tier", "province", "indicator", "kind",
          "measure", "year", "value", "value_high", "unit", "qualifier", "estimate", "strength",
-         "status", "value_text", "quote", "start", "end", "correction"
+         "status", "value_text", "quote", "start", "end", "rule", "subject", "confidence", "correction"
   FROM delta_scan('${LAKE}/gold/indicator_panel');
 
 CREATE OR REPLACE VIEW indicator_wide AS

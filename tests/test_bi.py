@@ -23,7 +23,8 @@ def panel(*rows: dict) -> pa.Table:
     base = dict(source_name="a.txt", doc_index=1, region="甲市", tier="city", province="乙省",
                 indicator="gdp", kind="actual", measure="growth_pct", year=2022, value=5.0,
                 value_high=None, unit="percent", qualifier=None, estimate=False, strength=None,
-                status="reported", value_text="5%", quote="增长5%", start=0, end=2)
+                status="reported", value_text="5%", quote="增长5%", start=0, end=2,
+                rule="direct", subject="explicit", confidence="high")
     return to_table("indicator_panel", [dict(base, **r) for r in rows])
 
 

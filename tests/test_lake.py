@@ -18,7 +18,8 @@ def panel_rows(source: str, years: list[int | None], value: float = 1.0) -> list
     return [dict(source_name=source, doc_index=1, region="甲市", tier="city", province=None,
                  indicator=ind, kind="actual", measure="growth_pct", year=y, value=value,
                  value_high=None, unit="percent", qualifier=None, estimate=False, strength=None,
-                 status="reported", value_text=f"{value}%", quote="q", start=i, end=i + 3)
+                 status="reported", value_text=f"{value}%", quote="q", start=i, end=i + 3,
+                 rule="direct", subject="explicit", confidence="high")
             for i, (ind, y) in enumerate(zip(["gdp", "cpi", "retail_sales", "exports"], years))]
 
 

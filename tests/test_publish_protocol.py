@@ -52,12 +52,13 @@ def batch(version: int) -> dict:
                      measure="growth_pct", period="annual", year=2020 + version + i, value=float(version),
                      value_high=None, unit="percent", qualifier=None, estimate=False, strength=None,
                      value_text="x", quote="q", sentence="s", start=i, end=i + 1, sentence_start=0,
-                     sentence_end=9, status="reported") for i in range(version + 1)]
+                     sentence_end=9, status="reported", rule="direct", subject="explicit",
+                     confidence="high") for i in range(version + 1)]
     panel = [dict(source_name=src, doc_index=1, region="甲市", tier="city", province=None,
                   indicator="gdp", kind="actual", measure="growth_pct", year=2020 + version,
                   value=float(version), value_high=None, unit="percent", qualifier=None,
                   estimate=False, strength=None, status="reported", value_text="x", quote="q",
-                  start=0, end=1)]
+                  start=0, end=1, rule="direct", subject="explicit", confidence="high")]
     return {"reports": to_table("reports", reports),
             "indicator_mentions": to_table("indicator_mentions", mentions),
             "indicator_panel": to_table("indicator_panel", panel)}

@@ -157,7 +157,7 @@ def test_render_report_escapes_evidence():
                indicator="gdp", kind="actual", measure="growth_pct", year=2022, value=5.0,
                value_high=None, unit="percent", qualifier=None, estimate=True, strength=None,
                status="reported", value_text="5%", quote="增长5%</script><script>alert(1)</script>",
-               start=0, end=2)
+               start=0, end=2, rule="direct", subject="explicit", confidence="high")
     page = render_report(to_table("indicator_panel", [row, dict(row, kind="target", year=2023)]),
                          schema("target_attainment").empty_table(),
                          run={"run_id": "r1", "status": "published"}, lake="/x")

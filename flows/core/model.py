@@ -88,6 +88,9 @@ class Mention:
     sentence_start: int
     sentence_end: int
     status: str = "reported"  # reported | no_target (the report says it sets no target)
+    rule: str = "direct"      # the reading that produced the value (flows/vocab/rules.csv)
+    subject: str = "explicit"     # explicit | list | implied: how the indicator was named
+    confidence: str = "high"      # high | medium | low (flows/vocab/rules.csv says when)
 
 
 @dataclass
@@ -113,6 +116,9 @@ class PanelRow:
     quote: str
     start: int
     end: int
+    rule: str = "direct"
+    subject: str = "explicit"
+    confidence: str = "high"
     correction: str | None = None   # an analyst's correction of this row (flows/core/corrections.py)
 
 

@@ -26,6 +26,8 @@ class Vocab:
     not_before: dict[str, re.Pattern]      # code ('*' = every indicator) -> context that blocks
     not_after: dict[str, re.Pattern]
     needs_before: dict[str, re.Pattern]    # alias -> what the text before it must end with
+    only_in: dict[str, tuple[str, frozenset, str]]  # alias -> (context, tiers, rule): an implied
+    #   subject ("经济增长" in a plan's targets is GDP growth): where the alias holds and its rule tag
     accumulates: frozenset                 # flows summed over a period (new jobs, investment)
     lower_is_better: frozenset             # a target is a cap (unemployment, CPI)
 
@@ -40,6 +42,7 @@ def load() -> Vocab:
     indicators: dict[str, Indicator] = {}
     aliases: dict[str, tuple[str, ...]] = {}
     needs: dict[str, str] = {}
+    only_in: dict[str, tuple[str, frozenset, str]] = {}
     for row in _read("indicators.csv"):
         code = row["code"]
         indicators[code] = Indicator(code, row["name_zh"], tuple(row["measures"].split("|")),
@@ -50,6 +53,10 @@ def load() -> Vocab:
         aliases[row["alias"]] = tuple(row["code"].split("|"))
         if row.get("needs_before"):
             needs[row["alias"]] = row["needs_before"]
+        if row.get("context") or row.get("tiers") or row.get("rule"):
+            only_in[row["alias"]] = (row.get("context") or "",
+                                     frozenset(filter(None, (row.get("tiers") or "").split("|"))),
+                                     row.get("rule") or "direct")
     codes = {}
     for a, c in aliases.items():
         if a.startswith("re:"):
@@ -74,7 +81,7 @@ def load() -> Vocab:
     not_before = {k: re.compile("(?:" + "|".join(v) + ")$") for k, v in before.items()}
     not_after = {k: re.compile("^(?:" + "|".join(v) + ")") for k, v in after.items()}
     return Vocab(indicators, re.compile(trie_regex(codes)), codes, regex_aliases, not_before,
-                 not_after, needs_before, frozenset(accumulates), frozenset(lower))
+                 not_after, needs_before, only_in, frozenset(accumulates), frozenset(lower))
 
 
 def trie_regex(words) -> str:
@@ -134,7 +141,7 @@ def _literal_of(key: str) -> str:
     a cheap test that skips the pattern on texts without it."""
     body = key[3:]
     while True:
-        stripped = re.sub(r"\([^()]*\)[?*]?", "", body)
+        stripped = re.sub(r"\([^()]*\)[?*]?", " ", body)   # a group breaks the run
         if stripped == body:
             break
         body = stripped

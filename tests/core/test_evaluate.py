@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from flows.evaluate import doc_id, panel_to_rows, read_gold, score
+from flows.evaluate import doc_id, format_report, panel_to_rows, read_gold, score
 from flows.lake import Lake
 from flows.schemas import to_table
 
@@ -24,7 +24,9 @@ def panel(source, doc, ind, kind, measure, value, unit, **kw):
                indicator=ind, kind=kind, measure=measure, year=kw.get("year", 2023), value=value,
                value_high=kw.get("value_high"), unit=unit, qualifier=kw.get("qualifier"),
                estimate=kw.get("estimate", False), strength=None, status=kw.get("status", "reported"),
-               value_text="", quote=kw.get("quote", "our quote"), start=0, end=1)
+               value_text="", quote=kw.get("quote", "our quote"), start=0, end=1,
+               rule=kw.get("rule", "direct"), subject=kw.get("subject", "explicit"),
+               confidence=kw.get("confidence", "high"))
     return row
 
 
@@ -33,11 +35,14 @@ PRED = [
     panel("r1.txt", 1, "gdp", "actual", "growth_pct", 6.5, "percent", qualifier="about"),  # right, estimate wrong
     panel("r1.txt", 1, "grain_output", "actual", "level", 250000.0, "tonne"),            # right: 5亿斤
     panel("r1.txt", 1, "new_urban_jobs", "target", "level", 1.3e4, "person",
-          year=2024, qualifier="at_least", quote="wrong value"),                         # wrong value
+          year=2024, qualifier="at_least", quote="wrong value",
+          rule="list_pairs", subject="list", confidence="medium"),                       # wrong value
     panel("r1.txt", 2, "retail_sales", "target", "growth_pct", 6.0, "percent",
-          year=2024, value_high=7.0, qualifier="range"),                                 # right
+          year=2024, value_high=7.0, qualifier="range",
+          rule="list_pairs", subject="list", confidence="medium"),                       # right
     panel("r1.txt", 2, "fdi", "actual", "level", 3e8, "yuan"),                           # wrong currency
-    panel("r1.txt", 2, "cpi", "actual", "growth_pct", 2.0, "percent", quote="extra"),    # not in gold
+    panel("r1.txt", 2, "cpi", "actual", "growth_pct", 2.0, "percent", quote="extra",
+          rule="implied_plan_gdp", subject="implied", confidence="low"),                # not in gold
     panel("r1.txt", 2, "cpi", "target", "growth_pct", None, None, status="no_target"),   # ignored
     panel("other.txt", 1, "gdp", "actual", "level", 1.0, "yuan"),                       # other source: ignored
 ]
@@ -109,3 +114,24 @@ def test_cli_thresholds(gold_csv, tmp_path, capsys):
     assert main(args + ["--min-recall", "0.7", "--json", str(tmp_path / "s.json")]) == 1
     assert json.loads((tmp_path / "s.json").read_text())["overall"]["tp"] == 4
     assert main(["evaluate", "--gold", str(gold_csv), "--lake", str(tmp_path / "empty")]) == 2
+
+
+def test_precision_by_rule_subject_and_confidence(gold_csv):
+    """An analyst reviews the doubtful readings first: precision of our values by the rule that
+    read them, by how their subject was named and by their confidence, lowest first."""
+    s = score(read_gold(str(gold_csv)), panel_to_rows(PRED))
+    assert {k: (c.tp, c.n_pred) for k, c in s.by_rule.items()} == {
+        "direct": (3, 4), "list_pairs": (1, 2), "implied_plan_gdp": (0, 1)}
+    assert {k: (c.tp, c.n_pred) for k, c in s.by_subject.items()} == {
+        "explicit": (3, 4), "list": (1, 2), "implied": (0, 1)}
+    assert {k: (c.tp, c.n_pred) for k, c in s.by_confidence.items()} == {
+        "high": (3, 4), "medium": (1, 2), "low": (0, 1)}
+    d = s.as_dict()
+    assert d["by_rule"]["list_pairs"] == {"tp": 1, "predicted": 2, "precision": 0.5}
+    assert d["by_confidence"]["low"]["precision"] == 0.0
+    report = format_report(s)
+    table = report[report.index("precision by rule"):report.index("precision by subject")].splitlines()
+    assert [line.split()[0] for line in table[1:] if line] == ["implied_plan_gdp", "list_pairs", "direct"]
+    # a panel without these columns (an older lake) still scores: "unknown"
+    old = [{k: v for k, v in r.items() if k not in ("rule", "subject", "confidence")} for r in PRED]
+    assert score(read_gold(str(gold_csv)), panel_to_rows(old)).by_rule["unknown"].n_pred == 7

@@ -52,3 +52,19 @@ def test_suite_indicators_are_the_vocabulary(table):
 def test_data_dictionary_lists_every_table():
     text = data_dictionary()
     assert all(f"/{t}" in text for t in TABLES)
+
+
+@pytest.mark.parametrize("table", ["indicator_mentions", "indicator_panel"])
+def test_suite_rules_are_the_rule_catalogue(table):
+    with open(REPO / "flows" / "vocab" / "rules.csv", encoding="utf-8") as fh:
+        rules = [r["rule"] for r in csv.DictReader(fh)]
+    suite = json.loads((REPO / "expectations" / f"{table}.json").read_text(encoding="utf-8"))
+    sets = {e["kwargs"]["column"]: e["kwargs"]["value_set"] for e in suite["expectations"]
+            if e["type"] == "expect_column_values_to_be_in_set"}
+    assert sets["rule"] == rules
+    assert sets["subject"] == ["explicit", "list", "implied"]
+    assert sets["confidence"] == ["high", "medium", "low"]
+    with open(REPO / "flows" / "vocab" / "rules.csv", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            assert r["subject"] in sets["subject"] and r["confidence"] in sets["confidence"], r
+            assert r["rank"] in ("0", "1", "2") and r["description"], r
