@@ -64,7 +64,9 @@ class Lake:
         import fcntl
 
         os.makedirs(self.storage.root, exist_ok=True)
-        with open(os.path.join(self.storage.root, ".lock"), "w") as fh:
+        # "a": the lock file is created once and never truncated (a run that finds nothing new
+        # leaves every file of the lake as it was, its times included)
+        with open(os.path.join(self.storage.root, ".lock"), "a") as fh:
             deadline = time.monotonic() + timeout_s
             while True:
                 try:
