@@ -44,6 +44,11 @@ class Landed:
     last_modified: str | None = None
     rejects: list[dict] = field(default_factory=list)
 
+    def __post_init__(self):
+        # recorded (the source index, the summary): a local path that is not UTF-8 is kept with
+        # its bytes escaped (\xNN), as its source name is
+        self.location = self.location.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
     def reject(self, exc: BaseException, item_index: int | None = None) -> None:
         if isinstance(exc, SourceError):
             reason, error = exc.reason, exc.code
