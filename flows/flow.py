@@ -61,7 +61,7 @@ def gwr_lake(settings: Settings = Settings()) -> dict:
     workers.configure(settings.workers, settings.task_runner)
     lake = Lake(settings.lake)
     get_run_logger().info("run %s: %s -> %s (code version %s)", run_id, settings.source, lake.location(), cv)
-    with lake.lock(settings.lock_timeout_s):
+    with lake.lock(settings.lock_timeout_s, on_wait=get_run_logger().warning):
         try:
             outcome = _stages(settings, run_id, cv)
             summary = finish(settings, run_id, cv, started, outcome, tasks.report)

@@ -54,10 +54,11 @@ class Lake:
 
     # ---- one writer at a time ------------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self, timeout_s: float = 3600.0, poll_s: float = 0.5):
+    def lock(self, timeout_s: float = 3600.0, poll_s: float = 0.5, on_wait=None):
         """One writing run at a time on a local lake: a second run waits (up to timeout_s) for
-        the first, then finds its work done. On object storage there is no lock: Delta's
-        conditional put keeps concurrent commits apart (a commit that loses is retried)."""
+        the first, then finds its work done; on_wait(message) is called once when it starts
+        waiting (the flow logs it: a run that waits says so). On object storage there is no lock:
+        Delta's conditional put keeps concurrent commits apart (a commit that loses is retried)."""
         if self.storage.url:
             yield self
             return
@@ -73,6 +74,10 @@ class Lake:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except OSError:
+                    if on_wait is not None:
+                        on_wait(f"another run is writing to {self.storage.root}: waiting for it to "
+                                f"finish (at most {timeout_s:g} s, Settings.lock_timeout_s)")
+                        on_wait = None
                     if time.monotonic() >= deadline:
                         raise LakeBusy(f"another run has been writing to {self.storage.root} for over "
                                        f"{timeout_s:g} s (its lock is {self.storage.root}/.lock)") from None
