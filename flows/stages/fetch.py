@@ -122,16 +122,6 @@ def plan(sources: list, index: dict, versions, parts: int, chunk_bytes: int) -> 
 
 # ---- landing bytes in bronze -------------------------------------------------------------------
 
-def _hinted(items: list, src) -> list:
-    """A source list's region and year fill a document's metadata the reader left empty."""
-    for item in items:
-        if getattr(src, "region", None) and not item.place:
-            item.place = src.region
-        if getattr(src, "year", None) and not item.year:
-            item.year = src.year
-    return items
-
-
 def land_one(lake, name: str, src, data: bytes) -> Landed:
     """One file's bytes -> bronze (when new) and its Landed record."""
     from ..core.read import SUFFIXES, read_items_with_errors, screen_items
@@ -154,7 +144,9 @@ def land_one(lake, name: str, src, data: bytes) -> Landed:
         if not items:
             raise SourceError(f"{name}: no usable item" + (f" ({len(errors)} record(s) rejected)"
                                                            if errors else " (empty?)"), code="no_items")
-        bronze = from_objects("source_items", _hinted(items, src),
+        # bronze holds the file as found: a source list's hints are the listing's, not the
+        # file's (the same bytes may be listed twice, or a hint corrected later)
+        bronze = from_objects("source_items", items,
                               {"sha256": out.sha256, "byte_size": len(data),
                                "fetched_at": datetime.now(timezone.utc)})
         out.new = lake.bronze.write(out.sha256, bronze)
@@ -274,8 +266,8 @@ def plan_run(settings, code_version: str, parts: int, log) -> Planned:
     from .process import Versions
 
     corrections = load_corrections(lake, settings.corrections)
-    versions = Versions(code_version, corrections)
     sources = list_sources(settings.source, settings.input_options())
+    versions = Versions(code_version, corrections, {s.name: (s.region, s.year) for s in sources})
     index = lake.source_index()
     p = plan(sources, index, versions, parts, settings.chunk_bytes)
     cur = lake.records.current() or {}
