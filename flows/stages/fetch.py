@@ -276,7 +276,20 @@ def plan_run(settings, code_version: str, parts: int, log) -> Planned:
         or (bool(cur) and bi.get("tolerance") != settings.attainment_tolerance)
     log.info("plan: %d source(s), %d unchanged in the lake, %d to read%s", len(sources), len(p.unchanged),
              len(p.todo), f"; {len(rebuild)} to rebuild from bronze" if rebuild else "")
-    return Planned(p, index, lake.records.input_state(), rebuild, upgraded, bi_whole, versions, corrections)
+    return Planned(p, index, _validators(lake.records.input_state(), p.todo, index, versions), rebuild,
+                   upgraded, bi_whole, versions, corrections)
+
+
+def _validators(state: dict, todo: list, index: dict, versions) -> dict:
+    """The HTTP validators (ETag, Last-Modified) to send for each URL: only for a source whose
+    rows the lake holds at this version. Otherwise (the code, the corrections or the hints
+    changed) a 304 would leave its rows as they are: the download is not conditional."""
+    out = {}
+    for src in todo:
+        entry = index.get(src.name)
+        if src.location in state and entry and entry.get("code_version") == versions(src.name):
+            out[src.location] = state[src.location]
+    return out
 
 
 def load_corrections(lake, path: str | None) -> list:
