@@ -5,6 +5,7 @@ making the same lake as the task's own thread."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -179,7 +180,7 @@ def test_evaluate_on_the_seeded_lake(seeded_lake, capsys):
     assert main(["evaluate", "--gold", str(GOLD_CSV), "--lake", str(lake), "--min-recall", "1.01"]) == 1
 
 
-def test_worker_processes_make_the_same_lake(seeded_lake, tmp_path):
+def test_worker_processes_make_the_same_lake(seeded_lake, tmp_path, monkeypatch):
     """The CPU work in the task's own thread (workers=0) gives the lake the worker processes
     (the seeded lake: the default, one per CPU, forced to two here) gave, row for row."""
     from flows.runtime import workers
@@ -197,3 +198,6 @@ def test_worker_processes_make_the_same_lake(seeded_lake, tmp_path):
         assert a.num_rows, name
         same_rows(a, b, name)
         same_rows(a, c, name)
+    # a worker sees the caller's environment as it is at each call
+    monkeypatch.setenv("GWR_TEST_MARK", "seen")
+    assert workers.run(os.getenv, "GWR_TEST_MARK") == "seen" and workers.run(os.getpid) != os.getpid()
