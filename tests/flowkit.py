@@ -16,9 +16,10 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
-DATA = ROOT / "tests" / "data"
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+DATA = REPO / "tests" / "data"
+GOLD_CSV = DATA / "seeds_indicators.csv"
 ROW_TABLES = ("reports", "indicator_mentions", "indicator_panel")
 BI_TABLES = ("indicator_wide", "target_attainment")
 

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GOLD_CSV, REPO, SEEDS
-from flowkit import lake_of
+from flowkit import GOLD_CSV, REPO, SEEDS, lake_of
 
 pytestmark = pytest.mark.timeout(300)
 ONE = "000_c9b0bbd917161d38.txt"     # a small seed: a fast run

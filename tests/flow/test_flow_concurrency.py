@@ -10,8 +10,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, SEEDS
-from flowkit import ROW_TABLES, by_source, lake_of, same_rows, table
+from flowkit import REPO, ROW_TABLES, SEEDS, by_source, lake_of, same_rows, table
 
 
 @pytest.mark.timeout(300)

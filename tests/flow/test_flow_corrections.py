@@ -9,8 +9,7 @@ import shutil
 import pyarrow.compute as pc
 import pytest
 
-from conftest import SEEDS
-from flowkit import duck, lake_of, rows, run, run_state, same_rows, table
+from flowkit import SEEDS, duck, lake_of, rows, run, run_state, same_rows, table
 
 pytestmark = pytest.mark.timeout(300)
 DOC = "001_9eeac6bb57bd8a70#1"

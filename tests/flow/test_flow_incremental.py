@@ -13,8 +13,7 @@ import sys
 import pyarrow.compute as pc
 import pytest
 
-from conftest import REPO, SEEDS
-from flowkit import BI_TABLES, ROW_TABLES, files, lake_of, run, same_rows, table
+from flowkit import BI_TABLES, REPO, ROW_TABLES, SEEDS, files, lake_of, run, same_rows, table
 
 pytestmark = pytest.mark.timeout(300)
 BIG = "002_6b340ccef4bd5f14.txt"   # 24 reports in one file
@@ -26,9 +25,12 @@ def no_duplicates_nor_orphans(lake) -> None:
     for name in ROW_TABLES:
         keys = table(lake, name, list(KEYS[name])).to_pylist()
         assert len(keys) == len({tuple(k.values()) for k in keys}), f"duplicate keys in {name}"
-    reports = {(r["source_name"], r["doc_index"]) for r in table(lake, "reports", ["source_name", "doc_index"]).to_pylist()}
+    def docs(name):
+        return {(r["source_name"], r["doc_index"]) for r in table(lake, name, ["source_name", "doc_index"]).to_pylist()}
+
+    reports = docs("reports")
     for name in ("indicator_mentions", "indicator_panel"):
-        got = {(r["source_name"], r["doc_index"]) for r in table(lake, name, ["source_name", "doc_index"]).to_pylist()}
+        got = docs(name)
         assert got <= reports, f"{name} rows whose report is gone: {sorted(got - reports)[:5]}"
     index = set(lake_of(lake).source_index())
     assert {s for s, _ in reports} <= index, "rows of a source the index does not hold"

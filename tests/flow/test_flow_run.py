@@ -10,8 +10,8 @@ import shutil
 
 import pytest
 
-from conftest import GOLD_CSV, REPO, SEEDS
-from flowkit import BI_TABLES, ROW_TABLES, duck, lake_of, rows, run, run_state, same_rows, table
+from flowkit import (BI_TABLES, GOLD_CSV, REPO, ROW_TABLES, SEEDS, duck, lake_of, rows, run, run_state,
+                     same_rows, table)
 
 pytestmark = pytest.mark.timeout(300)
 PANEL_KEY = "source_name, doc_index, indicator, kind, measure"
@@ -58,7 +58,7 @@ def test_seed_run_fills_every_layer(seeded_lake):
     assert manifest["versions"] == json.loads((lake / "_current.json").read_text())["versions"]
     assert (lake / "validation" / f"{summary['run_id']}.md").exists()
     assert (lake / "reports" / "index.html").is_file() and (lake / "reports" / "data_docs" / "index.html").is_file()
-    assert not list((lake / "_staging").rglob("*")) if (lake / "_staging").exists() else True
+    assert lake_of(lake).staging.runs() == []
 
 
 @pytest.mark.parametrize("name", [*ROW_TABLES, *BI_TABLES, "sources"])
