@@ -55,7 +55,7 @@ def _page(h, n):                       # a web page, no suffix in the URL
 
 @pytest.fixture
 def web():
-    routes = {"/reports/ok.txt": static(REPORT), "/reports/flaky.txt": _flaky, "/page": _page,
+    routes = {"/reports/flaky.txt": _flaky, "/page": _page,
               "/reports/slow.txt": _slow, "/reports/big.txt": static(b"x" * 300_000),
               "/hint/a.txt": static(HINTLESS.encode()), "/hint/b.txt": static(HINTLESS.encode())}
     with Served(routes) as served:
