@@ -61,10 +61,13 @@ def gwr_lake(settings: Settings = Settings()) -> dict:
     workers.configure(settings.workers, settings.task_runner)
     lake = Lake(settings.lake)
     get_run_logger().info("run %s: %s -> %s (code version %s)", run_id, settings.source, lake.location(), cv)
-    with lake.lock(settings.lock_timeout_s):
-        outcome = _stages(settings, run_id, cv)
-        summary = finish(settings, run_id, cv, started, outcome, tasks.report)
-    tasks.artifacts(summary.as_dict(), settings)
+    with lake.lock(settings.lock_timeout_s, on_wait=get_run_logger().warning):
+        try:
+            outcome = _stages(settings, run_id, cv)
+            summary = finish(settings, run_id, cv, started, outcome, tasks.report)
+            tasks.artifacts(summary.as_dict(), settings)   # reads a failed run's staged rows
+        finally:   # a run that published nothing leaves nothing behind
+            lake.staging.discard(run_id)
     if summary.status not in ("published", "nothing_new"):
         raise RunFailed(summary.error or summary.status)
     return summary.as_dict()

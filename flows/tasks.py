@@ -58,7 +58,9 @@ def process(settings: Settings, run_id: str, landed: list, planned, index: int, 
         f.location == "bronze" or not holds(held.get(f.source_name), f.sha256, versions(f.source_name)))]
     if not todo:
         return ChunkResult()
-    res = workers.run(process_chunk, settings.lake, run_id, f"chunk-{index:04d}", todo, planned.corrections)
+    hints = {n: versions.hint(n) for n, _ in todo if versions.hint(n)}
+    res = workers.run(process_chunk, settings.lake, run_id, f"chunk-{index:04d}", todo, planned.corrections,
+                      hints)
     log.info("processed %d source(s) in %.2f s: %d report(s), %d debris line(s) removed, %d mention(s), "
              "%d panel row(s)", len(todo), res.seconds, res.stat("reports"), res.stat("debris_lines_removed"),
              res.stat("mentions"), res.stat("panel_rows"))

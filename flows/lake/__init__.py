@@ -54,23 +54,30 @@ class Lake:
 
     # ---- one writer at a time ------------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self, timeout_s: float = 3600.0, poll_s: float = 0.5):
+    def lock(self, timeout_s: float = 3600.0, poll_s: float = 0.5, on_wait=None):
         """One writing run at a time on a local lake: a second run waits (up to timeout_s) for
-        the first, then finds its work done. On object storage there is no lock: Delta's
-        conditional put keeps concurrent commits apart (a commit that loses is retried)."""
+        the first, then finds its work done; on_wait(message) is called once when it starts
+        waiting (the flow logs it: a run that waits says so). On object storage there is no lock:
+        Delta's conditional put keeps concurrent commits apart (a commit that loses is retried)."""
         if self.storage.url:
             yield self
             return
         import fcntl
 
         os.makedirs(self.storage.root, exist_ok=True)
-        with open(os.path.join(self.storage.root, ".lock"), "w") as fh:
+        # "a": the lock file is created once and never truncated (a run that finds nothing new
+        # leaves every file of the lake as it was, its times included)
+        with open(os.path.join(self.storage.root, ".lock"), "a") as fh:
             deadline = time.monotonic() + timeout_s
             while True:
                 try:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except OSError:
+                    if on_wait is not None:
+                        on_wait(f"another run is writing to {self.storage.root}: waiting for it to "
+                                f"finish (at most {timeout_s:g} s, Settings.lock_timeout_s)")
+                        on_wait = None
                     if time.monotonic() >= deadline:
                         raise LakeBusy(f"another run has been writing to {self.storage.root} for over "
                                        f"{timeout_s:g} s (its lock is {self.storage.root}/.lock)") from None

@@ -44,6 +44,11 @@ class Landed:
     last_modified: str | None = None
     rejects: list[dict] = field(default_factory=list)
 
+    def __post_init__(self):
+        # recorded (the source index, the summary): a local path that is not UTF-8 is kept with
+        # its bytes escaped (\xNN), as its source name is
+        self.location = self.location.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
     def reject(self, exc: BaseException, item_index: int | None = None) -> None:
         if isinstance(exc, SourceError):
             reason, error = exc.reason, exc.code
@@ -117,16 +122,6 @@ def plan(sources: list, index: dict, versions, parts: int, chunk_bytes: int) -> 
 
 # ---- landing bytes in bronze -------------------------------------------------------------------
 
-def _hinted(items: list, src) -> list:
-    """A source list's region and year fill a document's metadata the reader left empty."""
-    for item in items:
-        if getattr(src, "region", None) and not item.place:
-            item.place = src.region
-        if getattr(src, "year", None) and not item.year:
-            item.year = src.year
-    return items
-
-
 def land_one(lake, name: str, src, data: bytes) -> Landed:
     """One file's bytes -> bronze (when new) and its Landed record."""
     from ..core.read import SUFFIXES, read_items_with_errors, screen_items
@@ -149,7 +144,9 @@ def land_one(lake, name: str, src, data: bytes) -> Landed:
         if not items:
             raise SourceError(f"{name}: no usable item" + (f" ({len(errors)} record(s) rejected)"
                                                            if errors else " (empty?)"), code="no_items")
-        bronze = from_objects("source_items", _hinted(items, src),
+        # bronze holds the file as found: a source list's hints are the listing's, not the
+        # file's (the same bytes may be listed twice, or a hint corrected later)
+        bronze = from_objects("source_items", items,
                               {"sha256": out.sha256, "byte_size": len(data),
                                "fetched_at": datetime.now(timezone.utc)})
         out.new = lake.bronze.write(out.sha256, bronze)
@@ -271,8 +268,8 @@ def plan_run(settings, code_version: str, parts: int, log) -> Planned:
     from .process import Versions
 
     corrections = load_corrections(lake, settings.corrections)
-    versions = Versions(code_version, corrections)
     sources = list_sources(settings.source, settings.input_options())
+    versions = Versions(code_version, corrections, {s.name: (s.region, s.year) for s in sources})
     index = lake.source_index()
     p = plan(sources, index, versions, parts, settings.chunk_bytes)
     cur = lake.records.current() or {}
@@ -281,12 +278,20 @@ def plan_run(settings, code_version: str, parts: int, log) -> Planned:
         or (bool(cur) and bi.get("tolerance") != settings.attainment_tolerance)
     log.info("plan: %d source(s), %d unchanged in the lake, %d to read%s", len(sources), len(p.unchanged),
              len(p.todo), f"; {len(rebuild)} to rebuild from bronze" if rebuild else "")
-    # what HTTP sources said last time, for the conditional GET: only of sources the lake holds
-    # from this code (a 304 must not stand for rows the lake does not have)
-    state = lake.records.input_state()
-    known = {s.location: state[s.location] for s in sources if s.kind == "http" and s.location in state
-             and (index.get(s.name) or {}).get("code_version") == versions(s.name)}
-    return Planned(p, index, known, rebuild, upgraded, bi_whole, versions, corrections)
+    return Planned(p, index, _validators(lake.records.input_state(), p.todo, index, versions), rebuild,
+                   upgraded, bi_whole, versions, corrections)
+
+
+def _validators(state: dict, todo: list, index: dict, versions) -> dict:
+    """The HTTP validators (ETag, Last-Modified) to send for each URL: only for a source whose
+    rows the lake holds at this version. Otherwise (the code, the corrections or the hints
+    changed) a 304 would leave its rows as they are: the download is not conditional."""
+    out = {}
+    for src in todo:
+        entry = index.get(src.name)
+        if src.location in state and entry and entry.get("code_version") == versions(src.name):
+            out[src.location] = state[src.location]
+    return out
 
 
 def load_corrections(lake, path: str | None) -> list:

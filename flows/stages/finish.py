@@ -24,11 +24,12 @@ def _status(outcome: dict) -> tuple[str, str | None]:
     if bi is not None and not bi.ok:
         return "failed_validation", f"BI tables: {bi.report.summary()} -- the run's rows are published, the " \
                                     "BI tables stay as they were"
-    if outcome.get("published") is not None:
-        return "published", None
     landed = work.landed
     if landed and not any(f.ok for f in landed) and not work.unchanged:
+        # (their quarantine entries may have been published, so they are not read again)
         return "failed", f"no usable input: all {len(landed)} file(s) quarantined (see the quarantine table)"
+    if outcome.get("published") is not None:
+        return "published", None
     return "nothing_new", None
 
 
