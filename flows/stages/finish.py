@@ -65,12 +65,12 @@ def _http_state(lake, work) -> None:
 
 def _orphans(outcome: dict) -> list[str]:
     """Corrections of documents of no source the lake holds or the run read."""
-    from ..core.corrections import stem_of
+    from ..core.corrections import names_of
 
     planned, work = outcome["planned"], outcome["work"]
-    stems = {stem_of(n) for n in planned.index} | {stem_of(f.source_name) for f in work.landed}
+    names = {n for s in list(planned.index) + [f.source_name for f in work.landed] for n in names_of(s)}
     return [f"line {c.line}: {c.doc_id} is no document of the lake" for c in planned.corrections
-            if c.doc_id.rpartition("#")[0] not in stems]
+            if c.doc_id.rpartition("#")[0] not in names]
 
 
 def summarise(settings, run_id: str, cv: str, started: str, outcome: dict, status: str, error: str | None):
