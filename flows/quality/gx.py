@@ -35,10 +35,10 @@ def quiet_context():
 
     for name in ("great_expectations", "great_expectations.data_context.types.base"):
         logging.getLogger(name).setLevel(logging.WARNING)  # the second sets itself to INFO
-    if not _SETTLED:   # GX's import made ~1M objects: out of the collector's way (flows/memory.py)
-        from ..memory import settle
+    if not _SETTLED:   # GX's import made ~1M objects: out of the collector's sight (gc.freeze),
+        import gc      # so that a collection walks only what the run makes afterwards
 
-        settle()
+        gc.freeze()
         _SETTLED = True
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
@@ -79,10 +79,15 @@ class Session:
         return self._suites[key]
 
     def validate(self, table: str, raw: dict, frame):
-        """GX's ExpectationSuiteValidationResult of the suite `raw` on a pandas frame."""
+        """GX's ExpectationSuiteValidationResult of the suite `raw` on a pandas frame. The frame
+        is emptied (in place) afterwards: the data source's execution engine keeps the last
+        batch of each asset until the next one comes, and the rows should not outlive the call."""
         suite = self.suite(table, raw)
         batch = self.batch_definition(table).get_batch(batch_parameters={"dataframe": frame})
-        return batch.validate(suite, result_format=RESULT_FORMAT)
+        try:
+            return batch.validate(suite, result_format=RESULT_FORMAT)
+        finally:
+            frame.drop(index=frame.index, inplace=True)
 
 
 @contextmanager
