@@ -182,3 +182,28 @@ def test_the_wide_suite_leaves_the_values_to_the_panel():
     kinds = {e["type"] for e in suite["expectations"]}
     assert {"expect_table_columns_to_match_ordered_list", "expect_compound_columns_to_be_unique",
             "expect_column_values_to_be_in_set"} <= kinds
+
+
+def _comparable(result) -> dict:
+    """A GX suite result's JSON without its batch's metadata (load time, fingerprint)."""
+    out = result.to_json_dict()
+    out.pop("meta", None)
+    return out
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_gx_gives_categorical_strings_the_results_of_plain_ones(real, table):
+    """validate._to_pandas hands GX string columns as categoricals: on the real table and on
+    each broken one, GX's results are those of the same columns as plain strings (here every
+    string column categorical, those of row conditions too)."""
+    from flows.quality.gx import session
+    from flows.quality.suites import compact, null_only_columns
+    from flows.quality.validate import _to_pandas
+
+    raw = load_suite(table)
+    for data in [real[table]] + [breaks(real[table]) for breaks, _ in BROKEN[table]]:
+        data = compact(data, null_only_columns(raw))
+        with session() as gx:
+            categorical = _comparable(gx.validate(table, raw, _to_pandas(data)))
+            plain = _comparable(gx.validate(table, raw, _to_pandas(data, set(data.column_names))))
+        assert categorical == plain
