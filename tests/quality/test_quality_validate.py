@@ -133,3 +133,36 @@ def test_plain_string_columns_follow_the_suite():
     lengths = dict(suite, expectations=suite["expectations"] + [
         {"type": "expect_column_value_lengths_to_be_between", "kwargs": {"column": "quote", "min_value": 1}}])
     assert "quote" in plain_string_columns(lengths)
+
+
+def test_one_session_validates_batch_after_batch_without_leftovers(reports):
+    """The process's GX session keeps the tables' data assets between calls: each batch is
+    judged on its own rows (a broken batch after a clean one, a clean one after it)."""
+    text = reports.column("text").to_pylist()
+    broken = reports.set_column(reports.schema.get_field_index("text"), "text",
+                                pa.array([None] + text[1:], pa.string()))
+    counts = []
+    for table in (reports, broken, reports, broken.slice(0, 3), reports.slice(0, 1)):
+        report = validate_tables({"reports": table})
+        counts.append((report.success, report.tables["reports"]["rows"],
+                       [f.unexpected_count for f in report.failures]))
+    assert counts == [(True, reports.num_rows, []), (False, reports.num_rows, [1]),
+                      (True, reports.num_rows, []), (False, 3, [1]), (True, 1, [])]
+
+
+def test_threads_share_the_session_one_validation_at_a_time(reports):
+    """Validations from several threads (the flow validates beside the BI tables) give what
+    they give one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    text = reports.column("text").to_pylist()
+    batches = [reports.set_column(reports.schema.get_field_index("text"), "text",
+                                  pa.array([None] * k + text[k:], pa.string())) for k in range(6)]
+
+    def failed(table):
+        return [(f.expectation, f.unexpected_count) for f in validate_tables({"reports": table}).failures]
+
+    alone = [failed(b) for b in batches]
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(failed, batches)) == alone
+    assert alone[0] == [] and alone[5] == [("expect_column_values_to_not_be_null", 5)]
