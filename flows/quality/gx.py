@@ -15,7 +15,8 @@ from contextlib import contextmanager
 
 # GX's BASIC result format: success, unexpected count and percent, and a few unexpected values
 # per expectation (what Failure and Data Docs show). SUMMARY adds value counts and row indexes of
-# the unexpected values, which nothing here reads, for about a third more time per expectation.
+# the unexpected values, which nothing here reads; BOOLEAN_ONLY would leave Data Docs without the
+# observed values of the expectations that pass.
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 5}
 SUITES_KEPT = 32          # parsed suites a session keeps (one per distinct suite JSON)
 
@@ -49,6 +50,7 @@ class Session:
     """A GX context with a pandas data source, the tables' batch definitions and parsed suites."""
 
     def __init__(self) -> None:
+        """A new context with its pandas data source (imports GX)."""
         self.context = quiet_context()
         self.source = self.context.data_sources.add_pandas("gwr_lake")
         self._batches: dict = {}   # table -> its whole-dataframe batch definition

@@ -75,10 +75,12 @@ class ValidationReport:
         return "validation failed (" + "; ".join(parts) + "). First: " + first
 
     def to_dict(self) -> dict:
+        """The report as plain data (what the flow stores as <lake>/validation/<run_id>.json)."""
         return {"success": self.success, "tables": self.tables,
                 "failures": [asdict(f) for f in self.failures], "gx_results": self.gx_results}
 
     def to_markdown(self, run_id: str = "") -> str:
+        """The report as a Markdown page: the summary, a table per table, every failure."""
         out = [f"# Validation {run_id}".rstrip(), "",
                f"**{'PASSED' if self.success else 'FAILED'}** — {self.summary()}", "",
                "| table | rows | expectations | failed |", "|---|---|---|---|"]
@@ -177,7 +179,8 @@ def merge_reports(reports: list[ValidationReport]) -> ValidationReport:
     out = ValidationReport(success=all(r.success for r in reports))
     for r in reports:
         for t, s in r.tables.items():
-            have = out.tables.setdefault(t, {"rows": 0, "expectations": s["expectations"], "failed": 0})
+            have = out.tables.setdefault(t, {"rows": 0, "expectations": s["expectations"],
+                                             "failed": 0})
             have["rows"] += s["rows"]
             have["failed"] += s["failed"]
         out.failures += r.failures

@@ -59,43 +59,47 @@ def _duplicate(t: pa.Table) -> pa.Table:
     return pa.concat_tables([t, t.slice(0, 1)])
 
 
+NOT_NULL, IN_SET, BETWEEN = ("expect_column_values_to_not_be_null",
+                             "expect_column_values_to_be_in_set", "expect_column_values_to_be_between")
+REGEX, UNIQUE, COLUMNS = ("expect_column_values_to_match_regex", "expect_compound_columns_to_be_unique",
+                          "expect_table_columns_to_match_ordered_list")
 # table -> [(how it is broken, the expectation and column that must fail)]
 BROKEN = {
     "source_items": [
-        (lambda t: _set(t, "sha256", "not-a-digest"), ("expect_column_values_to_match_regex", "sha256")),
-        (_duplicate, ("expect_compound_columns_to_be_unique", None)),
-        (lambda t: _set(t, "byte_size", 0), ("expect_column_values_to_be_between", "byte_size")),
+        (lambda t: _set(t, "sha256", "not-a-digest"), (REGEX, "sha256")),
+        (_duplicate, (UNIQUE, None)),
+        (lambda t: _set(t, "byte_size", 0), (BETWEEN, "byte_size")),
     ],
     "reports": [
-        (lambda t: _first_row(t, "text", None), ("expect_column_values_to_not_be_null", "text")),
-        (lambda t: _set(t, "tier", "planet"), ("expect_column_values_to_be_in_set", "tier")),
-        (_duplicate, ("expect_compound_columns_to_be_unique", None)),
+        (lambda t: _first_row(t, "text", None), (NOT_NULL, "text")),
+        (lambda t: _set(t, "tier", "planet"), (IN_SET, "tier")),
+        (_duplicate, (UNIQUE, None)),
     ],
     "indicator_mentions": [
-        (lambda t: _set(t, "kind", "forecast"), ("expect_column_values_to_be_in_set", "kind")),
-        (lambda t: _set(t, "start", -1), ("expect_column_values_to_be_between", "start")),
-        (_duplicate, ("expect_compound_columns_to_be_unique", None)),
+        (lambda t: _set(t, "kind", "forecast"), (IN_SET, "kind")),
+        (lambda t: _set(t, "start", -1), (BETWEEN, "start")),
+        (_duplicate, (UNIQUE, None)),
     ],
     "indicator_panel": [
-        (lambda t: _set(t, "indicator", "happiness"), ("expect_column_values_to_be_in_set", "indicator")),
-        (lambda t: _set(t, "year", 1800), ("expect_column_values_to_be_between", "year")),
-        (_duplicate, ("expect_compound_columns_to_be_unique", None)),
+        (lambda t: _set(t, "indicator", "happiness"), (IN_SET, "indicator")),
+        (lambda t: _set(t, "year", 1800), (BETWEEN, "year")),
+        (_duplicate, (UNIQUE, None)),
     ],
     "indicator_wide": [
-        (_duplicate, ("expect_compound_columns_to_be_unique", None)),
-        (lambda t: _set(t, "tier", "planet"), ("expect_column_values_to_be_in_set", "tier")),
-        (lambda t: _set(t, "kind", "forecast"), ("expect_column_values_to_be_in_set", "kind")),
-        (lambda t: _first_row(t, "region", None), ("expect_column_values_to_not_be_null", "region")),
+        (_duplicate, (UNIQUE, None)),
+        (lambda t: _set(t, "tier", "planet"), (IN_SET, "tier")),
+        (lambda t: _set(t, "kind", "forecast"), (IN_SET, "kind")),
+        (lambda t: _first_row(t, "region", None), (NOT_NULL, "region")),
         (lambda t: _set(_set(t, "no_target", None), "n_values", 0),
-         ("expect_column_values_to_be_between", "n_values")),
-        (lambda t: _set(t, "n_values", 99), ("expect_column_values_to_be_between", "n_values")),
+         (BETWEEN, "n_values")),
+        (lambda t: _set(t, "n_values", 99), (BETWEEN, "n_values")),
         (lambda t: t.drop_columns(["gdp_growth_pct"]),
-         ("expect_table_columns_to_match_ordered_list", None)),
+         (COLUMNS, None)),
     ],
     "target_attainment": [
-        (lambda t: _set(t, "status", "met"), ("expect_column_values_to_not_be_null", "actual")),
-        (lambda t: _set(t, "measure", "mood"), ("expect_column_values_to_be_in_set", "measure")),
-        (_duplicate, ("expect_compound_columns_to_be_unique", None)),
+        (lambda t: _set(t, "status", "met"), (NOT_NULL, "actual")),
+        (lambda t: _set(t, "measure", "mood"), (IN_SET, "measure")),
+        (_duplicate, (UNIQUE, None)),
     ],
 }
 
@@ -165,10 +169,11 @@ def test_the_panel_suite_bounds_every_wide_value_column(side):
     for pair, keys in by_pair.items():
         bound = plausible[pair][i]
         assert validate_tables({"indicator_panel": _panel_rows({k: bound for k in keys})}).success
-        beyond = {k: bound - 1 - n if side == "min" else bound * 1.5 + n for n, k in enumerate(keys)}
+        beyond = {k: bound - 1 - n if side == "min" else bound * 1.5 + n
+                  for n, k in enumerate(keys)}
         report = validate_tables({"indicator_panel": _panel_rows(beyond)})
         counts = [f.unexpected_count for f in report.failures
-                  if (f.expectation, f.kwargs["column"]) == ("expect_column_values_to_be_between", "value")]
+                  if (f.expectation, f.kwargs["column"]) == (BETWEEN, "value")]
         assert len(keys) in counts, (pair, side, [f.line() for f in report.failures])
 
 

@@ -117,7 +117,8 @@ def test_gx_gets_narrow_integers_as_int64_and_strings_as_categories():
     df = _to_pandas(t, plain={"p"})
     assert df["year"].dtype == np.int64 and df["year"].tolist() == [2023, 2024]
     assert df["n"].isna().tolist() == [False, True] and df["n"].iloc[0] == 1   # nulls: float64
-    assert isinstance(df["s"].dtype, pd.CategoricalDtype) and df["s"].isna().tolist() == [False, True]
+    assert isinstance(df["s"].dtype, pd.CategoricalDtype)
+    assert df["s"].isna().tolist() == [False, True]
     assert df["s"].tolist()[0] == "a" and df["v"].dtype == np.float64
     assert isinstance(df["p"].dtype, pd.StringDtype) and df["p"].dtype.storage == "python"
     assert df["p"].tolist() == ["x", "y"]
@@ -131,7 +132,8 @@ def test_plain_string_columns_follow_the_suite():
     assert {"measure", "unit", "status"} <= plain           # row conditions
     assert not {"indicator", "kind", "period", "source_name", "quote"} & plain
     lengths = dict(suite, expectations=suite["expectations"] + [
-        {"type": "expect_column_value_lengths_to_be_between", "kwargs": {"column": "quote", "min_value": 1}}])
+        {"type": "expect_column_value_lengths_to_be_between",
+         "kwargs": {"column": "quote", "min_value": 1}}])
     assert "quote" in plain_string_columns(lengths)
 
 
@@ -160,7 +162,8 @@ def test_threads_share_the_session_one_validation_at_a_time(reports):
                                   pa.array([None] * k + text[k:], pa.string())) for k in range(6)]
 
     def failed(table):
-        return [(f.expectation, f.unexpected_count) for f in validate_tables({"reports": table}).failures]
+        report = validate_tables({"reports": table})
+        return [(f.expectation, f.unexpected_count) for f in report.failures]
 
     alone = [failed(b) for b in batches]
     with ThreadPoolExecutor(6) as pool:
