@@ -25,7 +25,7 @@ def real() -> dict[str, pa.Table]:
     and panel rows; the BI tables of the seeds' and the hailar reports' panel (targets of one
     file, actuals of the next)."""
     from flows import panel_rows
-    from flows.bi import bi_tables
+    from flows.core.bi import bi_tables
     from flows.core.model import as_dicts
 
     res = seed_compilation()
@@ -148,7 +148,8 @@ def _panel_rows(values: dict[tuple[str, str, str], float]) -> pa.Table:
     """A valid panel with one reported row per (indicator, measure, unit) and its value."""
     base = dict(source_name="a.txt", region="甲市", tier="city", province="乙省", kind="actual",
                 year=2022, value_high=None, qualifier=None, estimate=False, strength=None,
-                status="reported", value_text="1", quote="1", start=0, end=1)
+                status="reported", value_text="1", quote="1", start=0, end=1, rule="direct",
+                subject="explicit", confidence="high")
     return to_table("indicator_panel", [
         dict(base, doc_index=i + 1, indicator=code, measure=measure, unit=unit, value=v)
         for i, ((code, measure, unit), v) in enumerate(values.items())])
