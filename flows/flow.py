@@ -60,8 +60,9 @@ def gwr_lake(settings: Settings = Settings()) -> dict:
     run_id, cv, started = _run_id(), code_version(), _now()
     workers.configure(settings.workers, settings.task_runner)
     lake = Lake(settings.lake)
-    get_run_logger().info("run %s: %s -> %s (code version %s)", run_id, settings.source, lake.location(), cv)
-    with lake.lock(settings.lock_timeout_s):
+    log = get_run_logger()
+    log.info("run %s: %s -> %s (code version %s)", run_id, settings.source, lake.location(), cv)
+    with lake.lock(settings.lock_timeout_s, on_wait=log.warning):
         outcome = _stages(settings, run_id, cv)
         summary = finish(settings, run_id, cv, started, outcome, tasks.report)
     tasks.artifacts(summary.as_dict(), settings)

@@ -54,10 +54,12 @@ class Lake:
 
     # ---- one writer at a time ------------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self, timeout_s: float = 3600.0, poll_s: float = 0.5):
+    def lock(self, timeout_s: float = 3600.0, poll_s: float = 0.5, on_wait=None):
         """One writing run at a time on a local lake: a second run waits (up to timeout_s) for
-        the first, then finds its work done. On object storage there is no lock: Delta's
-        conditional put keeps concurrent commits apart (a commit that loses is retried)."""
+        the first, then finds its work done; on_wait(message) is called once when it starts
+        waiting (the flow logs it: a run that waits says why). On object storage there is no
+        lock: Delta's conditional put keeps concurrent commits apart (a commit that loses is
+        retried)."""
         if self.storage.url:
             yield self
             return
@@ -66,11 +68,16 @@ class Lake:
         os.makedirs(self.storage.root, exist_ok=True)
         with open(os.path.join(self.storage.root, ".lock"), "w") as fh:
             deadline = time.monotonic() + timeout_s
+            waiting = False
             while True:
                 try:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except OSError:
+                    if on_wait is not None and not waiting and timeout_s > 0:
+                        on_wait(f"another run is writing to {self.storage.root} (its lock is "
+                                f"{self.storage.root}/.lock): waiting for it to finish, up to {timeout_s:g} s")
+                    waiting = True
                     if time.monotonic() >= deadline:
                         raise LakeBusy(f"another run has been writing to {self.storage.root} for over "
                                        f"{timeout_s:g} s (its lock is {self.storage.root}/.lock)") from None
