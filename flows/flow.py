@@ -92,6 +92,8 @@ def _stages(settings: Settings, run_id: str, cv: str) -> dict:
     crashpoint("flow:processed")
     out = {"planned": planned, "work": work}
     if not work.to_publish:
+        if planned.repoint:    # nothing new, but a dead run's commits are not named yet
+            out["published"] = tasks.publish(settings, run_id, cv, work, None)
         return out
     checks = [tasks.validate.submit(settings, run_id, t, work.checked_sources) for t in CHECKED]
     out["validation"] = tasks.record_validation(settings, run_id, [c.result() for c in checks])

@@ -137,5 +137,7 @@ class Lake:
         return pointer
 
     def pointer_is_current(self) -> bool:
-        cur = self.records.current()
-        return bool(cur) and cur.get("versions") == self.latest_versions()
+        """The pointer names every table's latest version (True for a lake with no table yet).
+        False after a run died between its commits and its pointer: the next run points."""
+        cur = self.records.current() or {}
+        return (cur.get("versions") or {}) == self.latest_versions()

@@ -249,6 +249,7 @@ class Planned:
     bi_whole: bool = False       # the BI tables must be rebuilt whole
     versions: object = None      # process.Versions: each source's version
     corrections: list = field(default_factory=list)   # the analysts' corrections (core.corrections)
+    repoint: bool = False        # the pointer is behind the tables (a run died before writing it)
 
 
 def plan_run(settings, code_version: str, parts: int, log) -> Planned:
@@ -279,7 +280,12 @@ def plan_run(settings, code_version: str, parts: int, log) -> Planned:
         or (bool(cur) and bi.get("tolerance") != settings.attainment_tolerance)
     log.info("plan: %d source(s), %d unchanged in the lake, %d to read%s", len(sources), len(p.unchanged),
              len(p.todo), f"; {len(rebuild)} to rebuild from bronze" if rebuild else "")
-    return Planned(p, index, lake.records.input_state(), rebuild, upgraded, bi_whole, versions, corrections)
+    repoint = not lake.pointer_is_current()
+    if repoint:
+        log.warning("the tables are ahead of the lake's pointer (_current.json): a run died after its commits; "
+                    "this run points at them")
+    return Planned(p, index, lake.records.input_state(), rebuild, upgraded, bi_whole, versions, corrections,
+                   repoint)
 
 
 def load_corrections(lake, path: str | None) -> list:
