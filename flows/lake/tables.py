@@ -131,21 +131,38 @@ class DeltaTables:
 
     def history(self, table: str) -> list[dict]:
         """Each version of the table: version, time (ISO, UTC), operation, run id, code version,
-        rows added and removed (from the commit's metrics), newest first."""
+        the table's rows at that version, rows added (the commit's metrics) and removed (Delta's
+        WRITE metrics do not count them: the rows before, plus added, minus the rows after),
+        newest first. Counts are None for a version whose log was cleaned up."""
         from datetime import datetime, timezone
 
         dt = self.open(table)
         if dt is None:
             return []
+        entries = dt.history()
+        rows: dict[int, int | None] = {}
+        probe = self.open(table)
+        for v in sorted(h["version"] for h in entries if h.get("version") is not None):
+            try:
+                probe.load_as_version(v)
+                rows[v] = probe.count()
+            except Exception:  # noqa: BLE001 - an old version whose log is gone
+                rows[v] = None
         out = []
-        for h in dt.history():
+        for h in entries:
             metrics = h.get("operationMetrics") or {}
+            v = h.get("version")
+            added = metrics.get("num_added_rows")
+            removed = metrics.get("num_removed_rows")
+            now, before = rows.get(v), (rows.get(v - 1) if v else 0)
+            if removed is None and None not in (now, before):
+                removed = before + (added or 0) - now
             out.append({
-                "table": table, "version": h.get("version"),
+                "table": table, "version": v,
                 "time": datetime.fromtimestamp(h.get("timestamp", 0) / 1000, timezone.utc).isoformat(),
                 "operation": h.get("operation"), "run_id": h.get(RUN_KEY),
-                "code_version": h.get(CODE_KEY),
-                "rows_added": metrics.get("num_added_rows"), "rows_removed": metrics.get("num_removed_rows"),
+                "code_version": h.get(CODE_KEY), "rows": now,
+                "rows_added": added, "rows_removed": removed,
             })
         return out
 
