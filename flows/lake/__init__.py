@@ -137,7 +137,11 @@ class Lake:
         return pointer
 
     def pointer_is_current(self) -> bool:
-        """The pointer names every table's latest version (True for a lake with no table yet).
-        False after a run died between its commits and its pointer: the next run points."""
-        cur = self.records.current() or {}
-        return (cur.get("versions") or {}) == self.latest_versions()
+        """The pointer names every table's latest data: its version, or an older one that only
+        vacuum's commits (no data) followed. True for a lake with no table yet. False after a
+        run died between its commits and its pointer: the next run points."""
+        named = (self.records.current() or {}).get("versions") or {}
+        latest = self.latest_versions()
+        if set(named) != set(latest):
+            return False
+        return all(v == named[t] or self.tables.only_maintenance(t, named[t]) for t, v in latest.items())

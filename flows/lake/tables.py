@@ -25,6 +25,7 @@ from .storage import Storage
 RUN_KEY = "gwr_run_id"
 CODE_KEY = "gwr_code_version"
 COMMIT_RETRIES = 10
+MAINTENANCE = ("VACUUM START", "VACUUM END")   # commits that change no row of a table
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,14 @@ class DeltaTables:
                 "rows_added": added, "rows_removed": removed,
             })
         return out
+
+    def only_maintenance(self, table: str, since: int) -> bool:
+        """Every commit after version `since` changed no data (vacuum's VACUUM START / END)."""
+        dt = self.open(table)
+        if dt is None:
+            return False
+        later = [h for h in dt.history() if (h.get("version") or 0) > since]
+        return bool(later) and all(h.get("operation") in MAINTENANCE for h in later)
 
     def columns(self, table: str, version: int | None = None) -> set[str]:
         """The columns the table has at `version` (its Delta schema)."""
