@@ -147,6 +147,17 @@ class Storage:
             return []
         return sorted(n for n in names if n.endswith(suffix))
 
+    def folders(self, *parts: str) -> list[str]:
+        """The names of the folders in a folder of the lake, sorted."""
+        p = self.path(*parts)
+        try:
+            if self.url:
+                return sorted(i["name"].rstrip("/").rsplit("/", 1)[-1] for i in self.fs.ls(p, detail=True)
+                              if i.get("type") == "directory")
+            return sorted(e.name for e in os.scandir(p) if e.is_dir(follow_symlinks=False))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
     def size(self, *parts: str) -> int:
         p = self.path(*parts)
         return int(self.fs.size(p)) if self.url else os.path.getsize(p)

@@ -257,16 +257,26 @@ def plan_run(settings, code_version: str, parts: int, log) -> Planned:
     the BI tables must be rebuilt whole."""
     from ..inputs import list_sources
     from ..lake import Lake
-    from ..lake.upgrade import old_sources, set_aside
+    from ..lake.upgrade import old_sources, set_aside, unfinished
 
     lake = Lake(settings.lake)
     rebuild, upgraded = [], None
     old = old_sources(lake.storage)
     if old is not None:
         upgraded = set_aside(lake.storage)
+        how = "its tables were in the previous layout; they are moved to"
+    elif (left := unfinished(lake.storage)) is not None:
+        upgraded, old = left
+        how = "a run began it and died before publishing; the old tables are at"
+    if old is not None:
         rebuild = [(n, e["sha256"]) for n, e in sorted(old.items()) if e.get("sha256") and lake.bronze.has(e["sha256"])]
-        log.warning("upgrading the lake: its tables were in the previous layout; they are moved to %s and "
-                    "rebuilt as Delta tables from bronze (%d source(s))", upgraded, len(rebuild))
+        log.warning("upgrading the lake: %s %s and rebuilt as Delta tables from bronze (%d source(s))", how,
+                    upgraded, len(rebuild))
+        missing = sorted(n for n, e in old.items() if not (e.get("sha256") and lake.bronze.has(e["sha256"])))
+        if missing:
+            log.warning("upgrading the lake: %d source(s) of the old tables have no bronze file and are not "
+                        "rebuilt (their rows stay in %s; read them again from their source): %s", len(missing),
+                        upgraded, ", ".join(missing[:20]))
     from .process import Versions
 
     corrections = load_corrections(lake, settings.corrections)
