@@ -24,7 +24,8 @@ from .storage import Storage
 
 RUN_KEY = "gwr_run_id"
 CODE_KEY = "gwr_code_version"
-COMMIT_RETRIES = 10
+COMMIT_RETRIES = 10       # deltalake's own, for a commit that does not conflict with the other
+CONFLICT_RETRIES = 5      # ours: the whole write again, after a concurrent commit of the same rows
 MAINTENANCE = ("VACUUM START", "VACUUM END")   # commits that change no row of a table
 
 
@@ -99,20 +100,47 @@ class DeltaTables:
                replace: tuple[str, list] | None = None, whole: bool = False) -> Commit | None:
         """One commit: append `data` (an Arrow table or dataset); or, with replace=(column,
         values), overwrite the rows whose column is in values with `data` (whose rows must all
-        match); or, `whole`, replace the table. -> the version made (None: nothing to do)."""
-        from deltalake import CommitProperties, write_deltalake
+        match); or, `whole`, replace the table. -> the version made (None: nothing to do).
 
-        _, schema, part = TABLES[table]
+        Another writer's commit in between (another run on object storage, which has no lock):
+        deltalake retries a commit that does not conflict; one that does (both replaced the same
+        rows: "a concurrent transaction added new data ... must be rerun") is written again over
+        the new version, up to CONFLICT_RETRIES times -- the rows replaced are this run's, whole."""
+        import random
+        import time
+
+        from deltalake.exceptions import CommitFailedError
+
+        _, schema, _ = TABLES[table]
         if isinstance(data, pa.Table):
             data = data.select(schema.names).cast(schema)
             sample, rows = data, data.num_rows
         else:                                   # a dataset of staged files: streamed
             sample = data.head(256, columns=schema.names)
             rows = data.count_rows()
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                if not self._write(table, data, sample, rows, run_id, code_version, replace, whole):
+                    return None
+                break
+            except CommitFailedError:
+                if attempt == CONFLICT_RETRIES:
+                    raise
+                time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+        dt = self.open(table)
+        return Commit(table, dt.version(), dt.count())
+
+    def _write(self, table: str, data, sample: pa.Table, rows: int, run_id: str, code_version: str,
+               replace: tuple[str, list] | None, whole: bool) -> bool:
+        """One attempt of a commit (False: nothing to do)."""
+        from deltalake import CommitProperties, write_deltalake
+
+        _, schema, part = TABLES[table]
+        if not isinstance(data, pa.Table):      # a dataset: a new stream for each attempt
             data = data.scanner(columns=schema.names).to_reader()
         exists = self.exists(table)
         if exists and not whole and not rows and not (replace and replace[1]):
-            return None
+            return False
         props = CommitProperties(custom_metadata={RUN_KEY: run_id, CODE_KEY: code_version},
                                  max_commit_retries=COMMIT_RETRIES)
         common = dict(storage_options=self.storage.delta_options(), commit_properties=props,
@@ -127,8 +155,7 @@ class DeltaTables:
                             **common)
         else:
             write_deltalake(uri, data, mode="append", schema_mode="merge", **common)
-        dt = self.open(table)
-        return Commit(table, dt.version(), dt.count())
+        return True
 
     def history(self, table: str) -> list[dict]:
         """Each version of the table: version, time (ISO, UTC), operation, run id, code version,
