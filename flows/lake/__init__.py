@@ -38,6 +38,9 @@ from .storage import Storage, is_url
 from .tables import Commit, DeltaTables, predicate  # noqa: F401
 
 
+POINT_ATTEMPTS = 20
+
+
 class Lake:
     def __init__(self, root: str | os.PathLike = "lake"):
         self.storage = Storage(root)
@@ -127,13 +130,21 @@ class Lake:
 
     def point(self, run_id: str, code_version: str, extra: dict | None = None) -> dict:
         """Write _current.json: the set of versions readers should see together (every Delta
-        table at its latest version, after a publish's commits)."""
+        table at its latest version, after a publish's commits). Another writer may commit and
+        point between our reading the versions and writing (object storage has no lock): the
+        versions are read again after writing, and written again until they stand, so that the
+        last pointer written names every commit made before it."""
         versions = self.latest_versions()
-        pointer = {"run_id": run_id, "published_at": utcnow(), "code_version": code_version,
-                   "versions": versions, **(extra or {})}
         crashpoint("publish:pointer:before")
-        self.records.write_current(pointer)
-        crashpoint("publish:pointer:written")
+        for _ in range(POINT_ATTEMPTS):
+            pointer = {"run_id": run_id, "published_at": utcnow(), "code_version": code_version,
+                       "versions": versions, **(extra or {})}
+            self.records.write_current(pointer)
+            crashpoint("publish:pointer:written")
+            now = self.latest_versions()
+            if now == versions:
+                break
+            versions = now
         return pointer
 
     def pointer_is_current(self) -> bool:
