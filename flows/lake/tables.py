@@ -147,7 +147,12 @@ class DeltaTables:
                       writer_properties=delta_writer_properties(sample))
         uri = self.uri(table)
         if not exists:
-            write_deltalake(uri, data, mode="append", partition_by=[part] if part else None, **common)
+            # made by this commit; with the rows it replaces named all the same: another writer
+            # may make the table first (on object storage), and then this commit, rerun over
+            # that version, must replace what that writer wrote of the same rows, not add to it
+            how = dict(mode="overwrite", predicate=predicate(*replace)) if replace and replace[1] else \
+                dict(mode="append")
+            write_deltalake(uri, data, partition_by=[part] if part else None, **how, **common)
         elif whole:
             write_deltalake(uri, data, mode="overwrite", schema_mode="overwrite", **common)
         elif replace is not None and replace[1]:
