@@ -132,28 +132,31 @@ class DeltaTables:
 
     def _write(self, table: str, data, sample: pa.Table, rows: int, run_id: str, code_version: str,
                replace: tuple[str, list] | None, whole: bool) -> bool:
-        """One attempt of a commit (False: nothing to do)."""
-        from deltalake import CommitProperties, write_deltalake
+        """One attempt of a commit (False: nothing to do).
+
+        A table is made by a commit of its own (CREATE TABLE, version 0), before its first rows:
+        deltalake checks no conflict against a commit that makes the table, so two writers that
+        both found no table (on object storage) would both append, the later one rebased over
+        the other's version, and every row both wrote would be there twice. Over a made table
+        their commits conflict as any two writes of the same rows do (and are written again)."""
+        from deltalake import CommitProperties, DeltaTable, write_deltalake
 
         _, schema, part = TABLES[table]
         if not isinstance(data, pa.Table):      # a dataset: a new stream for each attempt
             data = data.scanner(columns=schema.names).to_reader()
-        exists = self.exists(table)
-        if exists and not whole and not rows and not (replace and replace[1]):
-            return False
         props = CommitProperties(custom_metadata={RUN_KEY: run_id, CODE_KEY: code_version},
                                  max_commit_retries=COMMIT_RETRIES)
+        uri = self.uri(table)
+        made = False
+        if not self.exists(table):
+            DeltaTable.create(uri, schema, partition_by=[part] if part else None, mode="ignore",
+                              storage_options=self.storage.delta_options(), commit_properties=props)
+            made = True
+        if not whole and not rows and not (replace and replace[1]):
+            return made
         common = dict(storage_options=self.storage.delta_options(), commit_properties=props,
                       writer_properties=delta_writer_properties(sample))
-        uri = self.uri(table)
-        if not exists:
-            # made by this commit; with the rows it replaces named all the same: another writer
-            # may make the table first (on object storage), and then this commit, rerun over
-            # that version, must replace what that writer wrote of the same rows, not add to it
-            how = dict(mode="overwrite", predicate=predicate(*replace)) if replace and replace[1] else \
-                dict(mode="append")
-            write_deltalake(uri, data, partition_by=[part] if part else None, **how, **common)
-        elif whole:
+        if whole:
             write_deltalake(uri, data, mode="overwrite", schema_mode="overwrite", **common)
         elif replace is not None and replace[1]:
             write_deltalake(uri, data, mode="overwrite", predicate=predicate(*replace), schema_mode="merge",

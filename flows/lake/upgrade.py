@@ -84,17 +84,18 @@ def old_sources(s: Storage) -> dict | None:
 
 
 def unfinished(s: Storage) -> tuple[str, dict] | None:
-    """An upgrade a run began (the old tables are aside) that no publish finished (there is no
-    Delta source index yet): (where the old tables are, the sources to rebuild), else None."""
-    if s.exists("silver", "sources", "_delta_log"):
-        return None
+    """An upgrade a run began (the old tables are aside) that no publish finished (the Delta
+    source index, committed last, has no row yet): (where the old tables are, the sources to
+    rebuild), else None."""
+    from .tables import DeltaTables
+
     stamps = sorted(s.folders(ASIDE))
-    if not stamps:
+    if not stamps or DeltaTables(s).read("sources", columns=["source_name"]).num_rows:
         return None
     index: dict = {}
     for stamp in stamps:        # a run that died while setting aside left two: both count
         index.update(_index(s, ASIDE, stamp) or {})
-    return s.uri(ASIDE, stamps[-1]), index
+    return (s.uri(ASIDE, stamps[-1]), index) if index else None
 
 
 def set_aside(s: Storage) -> str:
