@@ -127,8 +127,26 @@ class DeltaTables:
                 if attempt == CONFLICT_RETRIES:
                     raise
                 time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
-        dt = self.open(table)
+        # the version this commit made: the latest, unless another writer committed since
+        dt, entries = self._history(table, 32)
+        mine = next((h["version"] for h in entries if h.get(RUN_KEY) == run_id), None)
+        if mine is not None and mine != dt.version():
+            dt.load_as_version(mine)
         return Commit(table, dt.version(), dt.count())
+
+    def _history(self, table: str, limit: int | None = None):
+        """(the table at its latest version, its commits newest first), numbered right:
+        deltalake numbers history entries down from the version it loaded, while it lists the
+        newest commits, so a commit landing in between shifts every number. Read again until no
+        commit landed."""
+        for _ in range(20):
+            dt = self.open(table)
+            if dt is None:
+                return None, []
+            entries = dt.history(limit)
+            if self.version(table) == dt.version():
+                break
+        return dt, entries
 
     def _write(self, table: str, data, sample: pa.Table, rows: int, run_id: str, code_version: str,
                replace: tuple[str, list] | None, whole: bool) -> bool:
@@ -172,10 +190,9 @@ class DeltaTables:
         newest first. Counts are None for a version whose log was cleaned up."""
         from datetime import datetime, timezone
 
-        dt = self.open(table)
+        dt, entries = self._history(table)
         if dt is None:
             return []
-        entries = dt.history()
         rows: dict[int, int | None] = {}
         probe = self.open(table)
         for v in sorted(h["version"] for h in entries if h.get("version") is not None):
@@ -204,10 +221,10 @@ class DeltaTables:
 
     def only_maintenance(self, table: str, since: int) -> bool:
         """Every commit after version `since` changed no data (vacuum's VACUUM START / END)."""
-        dt = self.open(table)
+        dt, entries = self._history(table)
         if dt is None:
             return False
-        later = [h for h in dt.history() if (h.get("version") or 0) > since]
+        later = [h for h in entries if (h.get("version") or 0) > since]
         return bool(later) and all(h.get("operation") in MAINTENANCE for h in later)
 
     def columns(self, table: str, version: int | None = None) -> set[str]:
