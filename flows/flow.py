@@ -62,10 +62,15 @@ def gwr_lake(settings: Settings = Settings()) -> dict:
     lake = Lake(settings.lake)
     log = get_run_logger()
     log.info("run %s: %s -> %s (code version %s)", run_id, settings.source, lake.location(), cv)
-    with lake.lock(settings.lock_timeout_s, on_wait=log.warning):
-        outcome = _stages(settings, run_id, cv)
-        summary = finish(settings, run_id, cv, started, outcome, tasks.report)
-    tasks.artifacts(summary.as_dict(), settings)
+    try:
+        with lake.lock(settings.lock_timeout_s, on_wait=log.warning):
+            outcome = _stages(settings, run_id, cv)
+            summary = finish(settings, run_id, cv, started, outcome, tasks.report)
+        tasks.artifacts(summary.as_dict(), settings)     # a failed run's shows its staged rows
+    finally:
+        # what the run staged and did not publish (failed validation, an error): on object
+        # storage there is no lock whose next holder would clear it
+        lake.staging.discard(run_id)
     if summary.status not in ("published", "nothing_new"):
         raise RunFailed(summary.error or summary.status)
     return summary.as_dict()
