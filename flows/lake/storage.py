@@ -92,11 +92,12 @@ class Storage:
             return None
 
     def write_bytes(self, data: bytes, *parts: str) -> str:
-        """Write a whole file: a temporary name and a rename locally, one PUT on object storage."""
+        """Write a whole file: a temporary name and a rename locally, one PUT on object storage.
+        -> its address (uri: an s3:// URL, or the local path)."""
         p = self.path(*parts)
         if self.url:
             self.fs.pipe_file(p, data)
-            return p
+            return self.uri(*parts)
         Path(p).parent.mkdir(parents=True, exist_ok=True)
         tmp = f"{p}.{uuid.uuid4().hex[:8]}.tmp"
         try:
