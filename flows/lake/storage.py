@@ -113,12 +113,19 @@ class Storage:
 
     def write_new(self, data: bytes, *parts: str) -> bool:
         """Write a file only when no file has the name (content-addressed bronze): False when
-        one was there. Two writers of the same bytes: one wins, the other finds it there."""
+        one was there. Two writers of the same bytes: one wins, the other finds it there (on
+        object storage a conditional PUT, If-None-Match: s3fs's exclusive "xb" mode)."""
         p = self.path(*parts)
         if self.url:
             if self.fs.exists(p):
                 return False
-            self.fs.pipe_file(p, data)
+            try:
+                with self.fs.open(p, "xb") as fh:
+                    fh.write(data)
+            except FileExistsError:
+                return False
+            except (ValueError, NotImplementedError):   # a filesystem without exclusive create
+                self.fs.pipe_file(p, data)
             return True
         Path(p).parent.mkdir(parents=True, exist_ok=True)
         tmp = f"{p}.{uuid.uuid4().hex[:8]}.tmp"

@@ -12,7 +12,7 @@ from conftest import SEEDS
 from flows.lake import Lake
 from flows.lake.versions import resolve
 from flows.schemas import DELTA_TABLES, KEYS
-from lake_kit import batch, content, moto_s3, publish, rows_of, s3fs
+from lake_kit import batch, bronze_rows, content, moto_s3, publish, rows_of, s3fs
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +194,26 @@ def test_a_run_that_fails_validation_on_s3_publishes_nothing_and_leaves_nothing_
     objs = _objects("gwr-test/refused")
     assert sum(k.startswith("gwr-test/refused/bronze/source_items/") for k in objs) == 1
     assert [k for k in objs if "/_staging/" in k] == []
+
+
+def test_racing_bronze_writers_on_s3_one_wins(s3):
+    """Content-addressed bronze on object storage: of writers racing to land the same file one
+    writes it (a conditional PUT), the others find it there; the object is the winner's, whole."""
+    sha = "cd" * 32
+    url = "s3://gwr-test/bronze-race"
+    results, barrier = {}, threading.Barrier(8)
+
+    def write(i):
+        lake = Lake(url)
+        barrier.wait(60)
+        results[i] = lake.bronze.write(sha, bronze_rows(f"n{i}.txt", sha, [f"t{i}"]))
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results.values()) == [False] * 7 + [True]
+    [winner] = [i for i, won in results.items() if won]
+    assert Lake(url).read("source_items").to_pylist()[0]["text"] == f"t{winner}"
+    assert list(_objects("gwr-test/bronze-race")) == [f"gwr-test/bronze-race/bronze/source_items/{sha}.parquet"]
