@@ -54,6 +54,11 @@ def test_the_lake_on_s3(prefect_server, s3, seeded_lake):
     # the report is written (a DuckDB file of relative paths is for a local lake only)
     assert out["report"] == f"{url}/reports/index.html" and "gwr-test/lake/reports/index.html" in objs
     assert "gwr-test/lake/lake.duckdb" not in objs
+    # Delta's commits on S3 by conditional PUT alone: no DynamoDB lock table was made or asked for
+    import boto3
+
+    assert boto3.client("dynamodb", endpoint_url=s3["AWS_ENDPOINT_URL"]).list_tables()["TableNames"] == []
+    assert not any("LOCKING" in k or "DYNAMO" in k for k in lake.storage.delta_options())
 
     # a run with nothing new writes nothing, changes nothing
     again = gwr_lake(settings=Settings(source=str(SEEDS), lake=url))

@@ -220,6 +220,35 @@ def test_vacuum_keeps_a_tagged_set_and_the_current_one(copy, two_runs):
     assert content(lake) == now and lake.pointer_is_current()
 
 
+def test_vacuum_after_a_third_run_removes_the_middle_set_only(copy, two_runs, prefect_server):
+    """first (tagged), second, third (current: the seeds as they were, 7% again): vacuum removes
+    the files only the second set had; the tagged set and the current one read back whole."""
+    from flows.flow import gwr_lake
+    from flows.settings import Settings
+
+    first, second = two_runs.first, two_runs.second
+    lake = Lake(copy)
+    tag(lake, "first", first["run_id"])
+    third = gwr_lake(settings=Settings(source=str(SEEDS), lake=str(copy)))
+    assert third["status"] == "published" and third["work"]["processed"] == 1
+    want = {"first": content(lake, first["versions"]), "current": content(lake)}
+    assert want["first"] == want["current"]              # the same rows, in other files
+    def files(run):
+        return {os.path.relpath(f, copy) for t in DELTA_TABLES for f in lake.tables.file_uris(t, run["versions"][t])}
+
+    only_second = files(second) - files(first) - files(third)
+    assert only_second
+    removed = vacuum(lake, retention_days=0)
+    assert {os.path.join(TABLES[t][0], t, f) for t, fs in removed.items() for f in fs} == only_second
+    assert not any((copy / f).exists() for f in only_second)
+    assert content(lake, resolve(lake, "first")) == want["first"]
+    assert content(lake, resolve(lake, None)) == want["current"]
+    assert gdp_target(lake, resolve(lake, "first")) == gdp_target(lake, None) == [7.0]
+    with pytest.raises((OSError, FileNotFoundError)):
+        content(lake, second["versions"])                # its own files are gone, as asked
+    assert lake.pointer_is_current()
+
+
 def test_vacuum_removes_old_files_never_the_current_sets(copy, two_runs):
     first, second = two_runs.first, two_runs.second
     lake = Lake(copy)
