@@ -190,9 +190,16 @@ class Storage:
         shutil.rmtree(p, ignore_errors=True)
 
     def move_tree(self, src: tuple[str, ...], dst: tuple[str, ...]) -> None:
+        """Move a folder: one rename locally; on object storage every object copied, then the
+        originals deleted (fsspec's recursive mv copies the folder's own key too, which an
+        object store does not have, and fails)."""
         a, b = self.path(*src), self.path(*dst)
         if self.url:
-            self.fs.mv(a, b, recursive=True)
+            files = self.fs.find(a)
+            for f in files:
+                self.fs.copy(f, b + f[len(a):])
+            if files:
+                self.fs.rm(files)
         else:
             Path(b).parent.mkdir(parents=True, exist_ok=True)
             os.replace(a, b)
