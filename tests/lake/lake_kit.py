@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import json
 import os
+import shutil
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from flows.schemas import BI_TABLES, DELTA_TABLES, TABLES, to_table
@@ -115,6 +121,72 @@ def content(lake, versions: dict | None = None, tables=DELTA_TABLES, skip=("run_
             data = data.drop([c for c in skip if c in data.column_names])
         out[t] = rows_of(data)
     return out
+
+
+# ---- a lake of the previous layout (`git show 56291aa:flows/lake.py`), by hand ----------------
+OLD_RUN = "20251101T080000Z-0a1d1a4e"
+OLD_CODE = "0123456789abcdef"
+OLD_TABLES = ("reports", "indicator_mentions", "indicator_panel", "indicator_wide", "target_attainment")
+
+
+def _digest(t: pa.Table) -> str:
+    return hashlib.sha256(repr(t.to_pylist()).encode()).hexdigest()[:16]
+
+
+def make_old_lake(root: Path, seeded: Path) -> dict:
+    """The lake the previous version made of the seeds, file by file; -> {relative path: bytes}
+    of the files a person would not want to lose."""
+    from flows.lake import Lake
+
+    new = Lake(seeded)
+    shutil.copytree(seeded / "bronze", root / "bronze")
+    index = {n: {"sha256": e["sha256"], "code_version": OLD_CODE, "size": e["size"], "mtime_ns": e["mtime_ns"]}
+             for n, e in new.source_index().items()}
+    markers: dict[str, dict] = {"silver": {"sources": index}, "gold": {}}
+    for t in OLD_TABLES:
+        layer, _, part = TABLES[t]
+        data = new.read(t).drop([c for c in ("correction",) if c in new.read(t).column_names])  # older schema
+        v = _digest(data)
+        folder = root / layer / t
+        if part:
+            ds.write_dataset(data, folder, format="parquet", partitioning=[part], partitioning_flavor="hive",
+                             basename_template=f"part-{v}-{{i}}.parquet", existing_data_behavior="overwrite_or_ignore")
+        else:
+            folder.mkdir(parents=True)
+            pq.write_table(data, folder / f"part-{v}-0.parquet")
+        files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.parquet"))
+        markers[layer].setdefault("segments", {})[t] = {v: {"rows": data.num_rows, "sources": sorted(index),
+                                                           "files": files}}
+        markers[layer].setdefault("tables", {})[t] = v
+    for layer, m in markers.items():
+        m.update(publish_id=f"1762000000-{OLD_RUN}-a1b2c3", run_id=OLD_RUN, meta={})
+        (root / layer / "_version.json").write_text(json.dumps(m, indent=1), encoding="utf-8")
+    (root / "_current.json").write_text(json.dumps({
+        "run_id": OLD_RUN, "publish_id": f"1762000000-{OLD_RUN}-a1b2c3", "published_at": "2025-11-01T08:01:00+00:00",
+        "tables": {t: {"version": markers[TABLES[t][0]]["tables"][t]} for t in OLD_TABLES},
+        "inputs": [{"source_name": n, "sha256": e["sha256"]} for n, e in index.items()]}), encoding="utf-8")
+    (root / "_trash" / f"1761000000-{OLD_RUN}-000000" / "gold").mkdir(parents=True)   # a replaced version
+    quarantine = pa.Table.from_pylist([row("quarantine", source_name="broken.pdf", stage="fetch",
+                                           reason="not a PDF", error="bad_input", sha256="0" * 64,
+                                           run_id=OLD_RUN, time=T0)], schema=TABLES["quarantine"][1])
+    (root / "quarantine").mkdir()
+    pq.write_table(quarantine, root / "quarantine" / f"{OLD_RUN}-fetch.parquet")
+    (root / "manifests").mkdir()
+    (root / "manifests" / f"{OLD_RUN}.json").write_text(json.dumps({
+        "run_id": OLD_RUN, "source": "seeds", "lake": str(root), "status": "published",
+        "started_at": "2025-11-01T08:00:00+00:00", "finished_at": "2025-11-01T08:01:00+00:00",
+        "published": {t: 1 for t in OLD_TABLES}, "manifest": str(root / "manifests" / f"{OLD_RUN}.json")}),
+        encoding="utf-8")
+    (root / "validation").mkdir()
+    (root / "validation" / f"{OLD_RUN}.json").write_text(json.dumps({"success": True}), encoding="utf-8")
+    (root / "validation" / f"{OLD_RUN}.md").write_text("# passed\n", encoding="utf-8")
+    keep = {}
+    for f in files_under(root):
+        rel = Path(f).relative_to(root).as_posix()
+        if not rel.startswith(("_trash/", "_current.json")):
+            keep[rel] = Path(f).read_bytes()
+    return keep
+
 
 
 # ---- an exception where a crash would be -------------------------------------------------------

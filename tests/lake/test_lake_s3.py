@@ -222,3 +222,28 @@ def test_racing_bronze_writers_on_s3_one_wins(s3):
     [winner] = [i for i, won in results.items() if won]
     assert Lake(url).read("source_items").to_pylist()[0]["text"] == f"t{winner}"
     assert list(_objects("gwr-test/bronze-race")) == [f"gwr-test/bronze-race/bronze/source_items/{sha}.parquet"]
+
+
+def test_an_old_lake_on_s3_is_set_aside_and_its_index_found(s3, seeded_lake, tmp_path):
+    """The upgrade's moves on object storage: the old layout found, its tables set aside whole,
+    the rest where it was, the unfinished upgrade's index found aside."""
+    from flows.lake.storage import Storage
+    from flows.lake.upgrade import ASIDE, old_sources, set_aside, unfinished
+    from lake_kit import make_old_lake
+
+    keep = make_old_lake(tmp_path / "old", seeded_lake[0])
+    s3fs().put(str(tmp_path / "old") + "/", "gwr-test/old", recursive=True)
+    s = Storage("s3://gwr-test/old")
+    want = {n: e["sha256"] for n, e in Lake(seeded_lake[0]).source_index().items()}
+    assert {n: e["sha256"] for n, e in old_sources(s).items()} == want
+    where = set_aside(s)
+    assert where.startswith(f"s3://gwr-test/old/{ASIDE}/")
+    objs = _objects("gwr-test/old")
+    stamp = where.rsplit("/", 1)[-1]
+    for rel in keep:
+        moved = rel.startswith(("silver/", "gold/"))
+        assert (f"gwr-test/old/{ASIDE}/{stamp}/{rel}" if moved else f"gwr-test/old/{rel}") in objs, rel
+    assert not [k for k in objs if k.startswith(("gwr-test/old/silver/", "gwr-test/old/gold/", "gwr-test/old/_trash/"))]
+    assert old_sources(s) is None
+    aside, index = unfinished(s)
+    assert aside == where and {n: e["sha256"] for n, e in index.items()} == want
