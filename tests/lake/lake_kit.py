@@ -17,7 +17,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from flows.schemas import BI_TABLES, DELTA_TABLES, TABLES, to_table
+from flows.schemas import DELTA_TABLES, TABLES, to_table
 
 CV = "test-code-1"
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
