@@ -60,13 +60,16 @@ def gwr_lake(settings: Settings = Settings()) -> dict:
     run_id, cv, started = _run_id(), code_version(), _now()
     workers.configure(settings.workers, settings.task_runner)
     lake = Lake(settings.lake)
-    get_run_logger().info("run %s: %s -> %s (code version %s)", run_id, settings.source, lake.location(), cv)
-    with lake.lock(settings.lock_timeout_s, on_wait=get_run_logger().warning):
+    log = get_run_logger()
+    log.info("run %s: %s -> %s (code version %s)", run_id, settings.source, lake.location(), cv)
+    with lake.lock(settings.lock_timeout_s, on_wait=log.warning):
         try:
             outcome = _stages(settings, run_id, cv)
             summary = finish(settings, run_id, cv, started, outcome, tasks.report)
-            tasks.artifacts(summary.as_dict(), settings)   # reads a failed run's staged rows
-        finally:   # a run that published nothing leaves nothing behind
+            tasks.artifacts(summary.as_dict(), settings)   # a failed run's show its staged rows
+        finally:
+            # what the run staged and did not publish (failed validation, an error): on object
+            # storage there is no lock whose next holder would clear it
             lake.staging.discard(run_id)
     if summary.status not in ("published", "nothing_new"):
         raise RunFailed(summary.error or summary.status)
@@ -100,6 +103,8 @@ def _stages(settings: Settings, run_id: str, cv: str) -> dict:
     marks["fetch_and_process"] = perf_counter() - t0
     out = {"planned": planned, "work": work, "seconds": marks}
     if not work.to_publish:
+        if planned.repoint:    # nothing new, but a dead run's commits are not named yet
+            out["published"] = tasks.publish(settings, run_id, cv, work, None)
         return out
     checks = [tasks.validate.submit(settings, run_id, t, work.checked_sources) for t in CHECKED]
     out["validation"] = tasks.record_validation(settings, run_id, [c.result() for c in checks])

@@ -248,6 +248,7 @@ class Planned:
     bi_whole: bool = False       # the BI tables must be rebuilt whole
     versions: object = None      # process.Versions: each source's version
     corrections: list = field(default_factory=list)   # the analysts' corrections (core.corrections)
+    repoint: bool = False        # the pointer is behind the tables (a run died before writing it)
 
 
 def plan_run(settings, code_version: str, parts: int, log) -> Planned:
@@ -255,16 +256,26 @@ def plan_run(settings, code_version: str, parts: int, log) -> Planned:
     the BI tables must be rebuilt whole."""
     from ..inputs import list_sources
     from ..lake import Lake
-    from ..lake.upgrade import old_sources, set_aside
+    from ..lake.upgrade import old_sources, set_aside, unfinished
 
     lake = Lake(settings.lake)
     rebuild, upgraded = [], None
     old = old_sources(lake.storage)
     if old is not None:
         upgraded = set_aside(lake.storage)
+        how = "its tables were in the previous layout; they are moved to"
+    elif (left := unfinished(lake.storage)) is not None:
+        upgraded, old = left
+        how = "a run began it and died before publishing; the old tables are at"
+    if old is not None:
         rebuild = [(n, e["sha256"]) for n, e in sorted(old.items()) if e.get("sha256") and lake.bronze.has(e["sha256"])]
-        log.warning("upgrading the lake: its tables were in the previous layout; they are moved to %s and "
-                    "rebuilt as Delta tables from bronze (%d source(s))", upgraded, len(rebuild))
+        log.warning("upgrading the lake: %s %s and rebuilt as Delta tables from bronze (%d source(s))", how,
+                    upgraded, len(rebuild))
+        missing = sorted(n for n, e in old.items() if not (e.get("sha256") and lake.bronze.has(e["sha256"])))
+        if missing:
+            log.warning("upgrading the lake: %d source(s) of the old tables have no bronze file and are not "
+                        "rebuilt (their rows stay in %s; read them again from their source): %s", len(missing),
+                        upgraded, ", ".join(missing[:20]))
     from .process import Versions
 
     corrections = load_corrections(lake, settings.corrections)
@@ -278,8 +289,12 @@ def plan_run(settings, code_version: str, parts: int, log) -> Planned:
         or (bool(cur) and bi.get("tolerance") != settings.attainment_tolerance)
     log.info("plan: %d source(s), %d unchanged in the lake, %d to read%s", len(sources), len(p.unchanged),
              len(p.todo), f"; {len(rebuild)} to rebuild from bronze" if rebuild else "")
+    repoint = not lake.pointer_is_current()
+    if repoint:
+        log.warning("the tables are ahead of the lake's pointer (_current.json): a run died after its commits; "
+                    "this run points at them")
     return Planned(p, index, _validators(lake.records.input_state(), p.todo, index, versions), rebuild,
-                   upgraded, bi_whole, versions, corrections)
+                   upgraded, bi_whole, versions, corrections, repoint)
 
 
 def _validators(state: dict, todo: list, index: dict, versions) -> dict:

@@ -25,9 +25,11 @@ class Published:
     versions: dict          # table -> version, the set the pointer names
     committed: list[str]    # tables this run changed
     rows: dict              # table -> rows at its version
+    published_at: str = ""  # when the pointer named the set (ISO, UTC)
 
     def as_dict(self) -> dict:
-        return {"versions": self.versions, "committed": self.committed, "rows": self.rows}
+        return {"versions": self.versions, "committed": self.committed, "rows": self.rows,
+                "published_at": self.published_at}
 
 
 def publish(lake_url: str, run_id: str, code_version: str, processed: list[str], index_rows: list[dict],
@@ -82,7 +84,7 @@ def publish(lake_url: str, run_id: str, code_version: str, processed: list[str],
             rows["sources"] = done.rows
     pointer = lake.point(run_id, code_version, extra)
     lake.staging.discard(run_id)
-    return Published(pointer["versions"], committed, rows)
+    return Published(pointer["versions"], committed, rows, pointer["published_at"])
 
 
 def _staged(lake, run_id: str, table: str, tables):

@@ -2,7 +2,7 @@
 
     reports/index.html          the HTML report of the lake as it is now (flows/outputs/report_html)
     reports/data_docs/          Great Expectations Data Docs of the last runs' validations
-    lake.duckdb                 DuckDB views over the live files of the current set
+    lake.duckdb                 DuckDB views over the live files of the current set (a local lake)
 
 Written by every run that changed something, and by a failed run (the report says what
 failed); a run with nothing new writes none of them.
