@@ -121,7 +121,7 @@ def publish(settings: Settings, run_id: str, code_version: str, work, bi_result)
     out = commit(settings.lake, run_id, code_version, work.processed, work.index_rows,
                  bi_result.regions if bi_ok else None, bi_ok, extra,
                  bi_result.panel_version if bi_result is not None else None,
-                 [n for n in work.processed if n in work.held_before])
+                 work.replaced)
     get_run_logger().info("published: %s", ", ".join(f"{t} v{out.versions[t]}" for t in out.committed) or
                           "nothing changed")
     return out

@@ -217,6 +217,15 @@ class Work:
     upgraded_from: str | None = None
     quarantined: list = field(default_factory=list)
     held_before: set = field(default_factory=set)       # sources the lake held before the run
+    tables_ahead: bool = False      # a run died after committing rows its index does not name
+
+    @property
+    def replaced(self) -> list[str] | None:
+        """The sources whose rows the tables hold already (None: cannot tell, after a run that
+        died between its commits: every source is then replaced, never appended twice)."""
+        if self.tables_ahead:
+            return None
+        return [n for n in self.processed if n in self.held_before]
 
     @property
     def to_publish(self) -> bool:
@@ -269,4 +278,4 @@ def gather(planned, landed: list, chunks: list, versions: Versions, run_id: str 
     quarantined = [r for f in landed for r in f.rejects] + [r for c in chunks for r in c.rejects]
     return Work(landed, chunks, processed, index_rows, checked, bool(processed) or planned.bi_whole,
                 planned.bi_whole, len(planned.plan.sources), len(planned.plan.unchanged), planned.upgraded_from,
-                quarantined, set(planned.index))
+                quarantined, set(planned.index), bool(getattr(planned, "repoint", False)))
