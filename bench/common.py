@@ -56,7 +56,7 @@ _OTHERS = re.compile(r"pytest|prefect|uvicorn|forkserver|valgrind|distributed\.c
 def others(mine: set[int] | None = None) -> list[str]:
     """Command lines of running processes that would compete for the CPU (test runs, Prefect
     servers, profilers) and are not this suite's."""
-    mine = set(mine or ()) | {os.getpid()}
+    mine = set(mine or ()) | set(tree(os.getpid()))   # this suite's own server and drivers
     out = []
     for d in Path("/proc").iterdir():
         if not d.name.isdigit() or int(d.name) in mine:

@@ -92,11 +92,13 @@ def _fastest(runs: list[dict]) -> dict:
 
 
 def full_runs(trees: dict[str, WarmTree], small: Path, big: Path, where: Path, repeat: int, log=print) -> dict:
-    """Each tree warmed by a small run, then `repeat` rounds of (small, big) per tree, the trees'
+    """Each tree warmed by a small and a big run (imports; the old code's worker processes start
+    with its first large run only), then `repeat` rounds of (small, big) per tree, the trees'
     order swapped every round (old, new; new, old; ...)."""
     out: dict = {name: {"small": [], "big": []} for name in trees}
     for name, t in trees.items():
-        t.call("run", source=str(small), lake=str(where / f"lake_warm_{name}"))   # imports, first runs
+        for corpus in (small, big):
+            t.call("run", source=str(corpus), lake=str(where / f"lake_warm_{name}"))
     names = list(trees)
     for r in range(repeat):
         for name in (names if r % 2 == 0 else names[::-1]):
