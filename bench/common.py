@@ -70,6 +70,31 @@ def others(mine: set[int] | None = None) -> list[str]:
     return out
 
 
+def cpu_snapshot(mine: set[int]) -> dict[int, float]:
+    """CPU seconds of every process that is not the suite's."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and int(d.name) not in mine:
+            t = cpu_s(int(d.name))
+            if t is not None:
+                out[int(d.name)] = t
+    return out
+
+
+def hogs(before: dict[int, float], after: dict[int, float], seconds: float, share: float = 0.3) -> int:
+    """Processes that used more than `share` of a core between two snapshots."""
+    return sum(1 for pid, t in after.items() if pid in before and (t - before[pid]) / seconds > share)
+
+
+def busy_now(interval: float = 1.0) -> list[str]:
+    """others(), and processes of anyone else busy on the CPU over `interval` seconds."""
+    mine = set(tree(os.getpid()))
+    a = cpu_snapshot(mine)
+    time.sleep(interval)
+    n = hogs(a, cpu_snapshot(mine), interval)
+    return others() + ([f"{n} other busy process(es)"] if n else [])
+
+
 def load1() -> float:
     return os.getloadavg()[0]
 
@@ -79,7 +104,7 @@ def wait_quiet(max_load: float = 1.5, max_wait_s: float = 2400, log=print, mine=
     other test run or Prefect server runs. -> what was seen when the wait ended."""
     t0 = time.monotonic()
     while True:
-        busy, load = others(mine), load1()
+        busy, load = busy_now(), load1()
         if load < max_load and not busy:
             return {"load1": round(load, 2), "waited_s": round(time.monotonic() - t0), "quiet": True}
         if time.monotonic() - t0 > max_wait_s:
@@ -89,6 +114,22 @@ def wait_quiet(max_load: float = 1.5, max_wait_s: float = 2400, log=print, mine=
                     "others": busy[:5]}
         log(f"busy (load {load:.2f}; {len(busy)} other: {busy[:2]}): waiting 60 s")
         time.sleep(60)
+
+
+GATE = {"max_wait_s": 600.0, "log": print}
+
+
+def gate() -> int:
+    """Before a timed run: wait (20 s at a time, up to GATE["max_wait_s"]) until no other test run,
+    Prefect server or profiler is running. -> how many there still are (0: none)."""
+    t0 = time.monotonic()
+    while busy := busy_now():
+        if time.monotonic() - t0 > GATE["max_wait_s"]:
+            GATE["log"](f"  still {len(busy)} other process(es) after {GATE['max_wait_s']:.0f} s: timing anyway")
+            return len(busy)
+        GATE["log"](f"  waiting for {len(busy)} other process(es): {busy[0][:90]}")
+        time.sleep(20)
+    return 0
 
 
 # ---- corpora -----------------------------------------------------------------------------------
@@ -202,6 +243,8 @@ class Watch:
         self.peak_kib, self.peak_by_kind, self.main_hwm_kib = 0, {}, 0
         self.cpu: dict[int, tuple[str, float]] = {}
         self.seen: dict[int, str] = {}      # every process of the tree seen, by kind
+        self.samples, self.others = 0, 0    # the most processes of other runs seen at once
+        self._snap = None
         # a long-lived process (a warm driver, a server) counts from now on
         self.base = {pid: cpu_s(pid) or 0.0 for pid in tree(root) + self.extra}
         self._stop = threading.Event()
@@ -227,6 +270,15 @@ class Watch:
             if t is not None:   # (a process gone keeps its last sample)
                 kind = "server" if pid in self.extra else kind_of(pid, self.root)
                 self.cpu[pid] = (kind, t - self.base.get(pid, 0.0))
+        self.samples += 1
+        if self.samples % 4 == 1:      # every fourth sample: anything else competing for the CPU?
+            mine = set(pids) | set(self.extra) | set(tree(os.getpid()))
+            snap, now = cpu_snapshot(mine), time.monotonic()
+            n = len(others(mine))
+            if self._snap is not None:
+                n += hogs(self._snap[0], snap, max(now - self._snap[1], 0.1))
+            self._snap = (snap, now)
+            self.others = max(self.others, n)
         if self.memory:
             by: dict[str, int] = {}
             for pid in pids:
@@ -264,6 +316,7 @@ def run_watched(cmd: list[str], cwd: Path, env: dict, every: float = 0.25, memor
     """cmd in a fresh process: wall time, exit code, its output lines with the seconds at which
     each arrived, CPU by kind of process, the tree's CPU from wait4 (the process and the children it
     reaped), and (memory=True) its peak PSS."""
+    waited = gate()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, errors="replace", bufsize=1)
@@ -277,7 +330,8 @@ def run_watched(cmd: list[str], cwd: Path, env: dict, every: float = 0.25, memor
         proc.returncode = os.waitstatus_to_exitcode(status)
         reader.join(timeout=10)
     out = {"wall_s": round(wall, 3), "rc": proc.returncode, "lines": lines, "cpu_by_kind": w.cpu_by_kind(),
-           "cpu_tree_s": round(usage.ru_utime + usage.ru_stime, 2), "started": w.started()}
+           "cpu_tree_s": round(usage.ru_utime + usage.ru_stime, 2), "started": w.started(),
+           "others": max(w.others, waited)}
     if memory:
         out.update(w.memory_mib())
     return out

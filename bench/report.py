@@ -29,7 +29,13 @@ def _med(runs: list[dict]) -> float:
 
 
 def _runs(runs: list[dict]) -> str:
-    return " / ".join(f"{r['wall_s']:.2f}" for r in runs)
+    """Every run; * marks one during which another run or a busy process of someone else was seen."""
+    return " / ".join(f"{r['wall_s']:.2f}" + ("*" if r.get("others") else "") for r in runs)
+
+
+def _floats(xs: list[float], others: list[int] | None) -> str:
+    others = others or [0] * len(xs)
+    return " / ".join(f"{x:.2f}" + ("*" if o else "") for x, o in zip(xs, others))
 
 
 def goals(r: dict) -> list[str]:
@@ -111,8 +117,8 @@ def old_vs_new(r: dict) -> list[str]:
     for size in ("small", "big"):
         o, n = w["old"], w["new"]
         line(f"warm full run, {sizes[size]:,} reports (fastest)", o[f"{size}_s"], n[f"{size}_s"])
-        out.append(_row(f"  every run, in order ({sizes[size]:,})", " / ".join(f"{x:.2f}" for x in o[f"{size}_runs"]),
-                        " / ".join(f"{x:.2f}" for x in n[f"{size}_runs"]),
+        out.append(_row(f"  every run, in order ({sizes[size]:,})", _floats(o[f"{size}_runs"], o.get(f"{size}_others")),
+                        _floats(n[f"{size}_runs"], n.get(f"{size}_others")),
                         f"medians {median(n[f'{size}_runs']) / median(o[f'{size}_runs']):.2f}x"))
     cpu = {k: sum(w[k]["big_cpu"].values()) for k in ("old", "new")}
     line(f"CPU of the fastest {sizes['big']:,}-report run (all processes)", cpu["old"], cpu["new"])
@@ -211,7 +217,7 @@ def profile(r: dict) -> list[str]:
     return out
 
 
-_KEEP = ("wall_s", "status", "seconds", "phases", "cpu", "cpu_by_kind", "cpu_tree_s", "started", "tree_mib",
+_KEEP = ("wall_s", "others", "status", "seconds", "phases", "cpu", "cpu_by_kind", "cpu_tree_s", "started", "tree_mib",
          "main_hwm_mib", "by_kind_mib")
 
 

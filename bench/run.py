@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, corpus_bytes, machine, make_corpus, wait_quiet
+from bench.common import GATE, ROOT, corpus_bytes, machine, make_corpus, wait_quiet
 
 SIZES = {"full": dict(small=200, big=2000, mem_small=1000, mem_big=10000, cli=(2000, 20000)),
          "quick": dict(small=20, big=100, mem_small=50, mem_big=200, cli=(100, 300))}
@@ -130,6 +130,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-dask", action="store_true")
     ap.add_argument("--no-wait", action="store_true", help="do not wait for a quiet machine")
     ap.add_argument("--max-wait", type=float, default=2400, help="seconds to wait for a quiet machine")
+    ap.add_argument("--gate-wait", type=float, default=600,
+                    help="seconds to wait before each timed run for other runs to end")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the parts <work>/results.json has, measure the others (or --only's)")
     a = ap.parse_args(argv)
     sizes = SIZES["quick" if a.quick else "full"]
     repeat = a.repeat or (1 if a.quick else 3)
@@ -138,9 +142,13 @@ def main(argv=None) -> int:
     trees = {"new": ROOT}
     if a.old:
         trees = {"old": a.old.resolve(), "new": ROOT}
+    GATE.update(max_wait_s=a.gate_wait, log=log)
     parts = a.only or ["core", "warm", "memory", "cli"]
     results: dict = {"machine": machine(), "sizes": sizes, "repeat": repeat, "trees": {k: str(v) for k, v in trees.items()},
                      "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": {}, "_work": work}
+    if a.resume and (work / "results.json").exists():
+        results = _resume(json.loads((work / "results.json").read_text(encoding="utf-8")), a.only, results)
+        parts = [p for p in parts if a.only or p not in results.get("done", [])]
 
     def wait() -> dict:
         return {"load1": None, "quiet": None} if a.no_wait else wait_quiet(max_wait_s=a.max_wait, log=log)
@@ -156,6 +164,7 @@ def main(argv=None) -> int:
             part_memory(results, trees, sizes)
         elif part == "cli":
             part_cli(results, trees, sizes, repeat, wait)
+        results.setdefault("done", []).append(part)
         _save(results, work)
     results["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     _save(results, work)
@@ -168,6 +177,24 @@ def main(argv=None) -> int:
         out.write_text(text, encoding="utf-8")
         log(f"written {out}")
     return 0
+
+
+PART_KEYS = {"core": ("core",), "warm": ("warm", "warm_raw", "add_one_warm", "empty_flow_s", "dask", "dask_error",
+                                         "server_start_s"),
+             "memory": ("memory",), "cli": ("cli", "corpus_bytes", "long_lived_server_start_s")}
+
+
+def _resume(old: dict, only: list[str] | None, fresh: dict) -> dict:
+    """The saved results, less the parts measured again (and with this run's start, sizes, work)."""
+    again = set(only or [])
+    for part in again:
+        for key in PART_KEYS[part]:
+            old.pop(key, None)
+    old["done"] = [p for p in old.get("done", []) if p not in again]
+    old.setdefault("load", {})
+    old["resumed"] = fresh["started"]
+    old["_work"] = fresh["_work"]
+    return old
 
 
 def _save(results: dict, work: Path) -> None:

@@ -17,7 +17,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from bench.common import PYTHON, ROOT, Watch, bench_env, linked_copy, one_more
+from bench.common import PYTHON, ROOT, Watch, bench_env, gate, linked_copy, one_more
 
 
 @contextlib.contextmanager
@@ -66,6 +66,7 @@ class WarmTree:
 
     def call(self, op: str, timeout: float = 3600, **kw) -> dict:
         """One op, with the CPU of the driver's processes and of the server while it ran."""
+        waited = gate() if op == "run" else 0
         with Watch(self.proc.pid, every=0.25, memory=False,
                    extra=[self.server_pid] if self.server_pid else None) as w:
             self.proc.stdin.write(json.dumps({"op": op, **kw}) + "\n")
@@ -73,7 +74,7 @@ class WarmTree:
             got = self.answers.get(timeout=timeout)
         if not got.pop("ok"):
             raise RuntimeError(f"{self.name}: {op} failed: {got.get('error')}\n{got.get('trace', '')}")
-        got["cpu"] = w.cpu_by_kind()
+        got["cpu"], got["others"] = w.cpu_by_kind(), max(w.others, waited)
         return got
 
     def close(self) -> None:
@@ -156,6 +157,8 @@ def summarise_full(runs: dict, small_n: int, big_n: int, core_per_report: float 
     pairs = [(s["wall_s"], b["wall_s"]) for s, b in zip(runs["small"], runs["big"])]
     out = {"small_s": small["wall_s"], "big_s": big["wall_s"], "slope_s_per_report": slope,
            "small_runs": [s for s, _ in pairs], "big_runs": [b for _, b in pairs],
+           "small_others": [x.get("others", 0) for x in runs["small"]],
+           "big_others": [x.get("others", 0) for x in runs["big"]],
            "big_cpu": big["cpu"], "small_cpu": small["cpu"], "big_seconds": big.get("seconds")}
     if core_per_report:
         out["core_s_per_report"] = core_per_report
