@@ -159,7 +159,9 @@ def summarise_full(runs: dict, small_n: int, big_n: int, core_per_report: float 
            "small_runs": [s for s, _ in pairs], "big_runs": [b for _, b in pairs],
            "small_others": [x.get("others", 0) for x in runs["small"]],
            "big_others": [x.get("others", 0) for x in runs["big"]],
-           "big_cpu": big["cpu"], "small_cpu": small["cpu"], "big_seconds": big.get("seconds")}
+           "big_cpu": big["cpu"], "small_cpu": small["cpu"], "big_seconds": big.get("seconds"),
+           "small_cpu_runs": [round(sum(x["cpu"].values()), 2) for x in runs["small"]],
+           "big_cpu_runs": [round(sum(x["cpu"].values()), 2) for x in runs["big"]]}
     if core_per_report:
         out["core_s_per_report"] = core_per_report
         out["overhead_ratio"] = slope / core_per_report
