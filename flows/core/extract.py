@@ -38,17 +38,19 @@ from .units import normalize
 MAX_GAP = 24          # characters allowed between an indicator (or its previous value) and a value
 _SENTENCE = re.compile(r"[^。!?！？\n]+[。!?！？]?")
 _CLAUSE_BREAK = re.compile(r"[,，;；:：]")
-_CLAUSE_CHARS = ",，;；:："
 _ITEM_CHARS = ",，;；:：、"
+# everything up to the last clause (list item) break: the greedy run backs off to it
+_CLAUSE_BREAKS = re.compile(r"(?s:.*)[,，;；:：]")
+_ITEM_BREAKS = re.compile(rf"(?s:.*)[{_ITEM_CHARS}]")
 _YEAR_OF = re.compile(r"((?:19|20)\d{2})\s*年")
 
 
-def _after_last(s: str, chars: str, end: int) -> int:
-    """Offset just after the last of `chars` in s[:end], or 0."""
-    if chars is _CLAUSE_CHARS:
-        return max(s.rfind(",", 0, end), s.rfind("，", 0, end), s.rfind(";", 0, end),
-                   s.rfind("；", 0, end), s.rfind(":", 0, end), s.rfind("：", 0, end)) + 1
-    return max(s.rfind(ch, 0, end) for ch in chars) + 1
+def _after_last(s: str, breaks: re.Pattern, end: int) -> int:
+    """Offset just after the last break (_CLAUSE_BREAKS, _ITEM_BREAKS) in s[:end], or 0."""
+    m = breaks.match(s, 0, end)
+    return m.end() if m else 0
+
+
 _RUN_SEP = re.compile(r"\s*(?:左右|以上|以内|以下)?\s*(?:、|和|及|与|以及)\s*")
 # words between a list of names and its 分别/均 ("城镇居民…、农民人均纯收入预计分别完成")
 _LIST_TAIL = re.compile(r"(?:预计|预估|初步预计|同比|实际|名义|全年|可比|比上年|较上年|累计|年均|都|也|共|合计)*\s*$")
@@ -330,7 +332,7 @@ def _events(v, sentence: str, hits, report=None, kind="actual") -> list[_Event]:
 def _item_of_another(events, sentence: str, at: int) -> bool:
     """The list item before the "、" at `at` has a value of its own and names no indicator of
     the region: a bare name after it goes on with that item's subject."""
-    start = _after_last(sentence, _ITEM_CHARS, at)
+    start = _after_last(sentence, _ITEM_BREAKS, at)
     return bool(re.search(r"\d", sentence[start:at])) and \
         not any(start <= e.start and e.end <= at and e.kind == "alias" for e in events)
 
@@ -506,7 +508,7 @@ def _list_items(ctx: _Context, end: int, tail_words: re.Pattern = _LIST_TAIL) ->
     "城乡居民…" (one name for two), "粮食、油料、蔬菜产量" (a shared head: 粮食产量),
     "规上工业产值和增加值" (a shared stem: 规上工业增加值). None when there is no list."""
     sentence, v = ctx.sentence, ctx.v
-    start = _after_last(sentence, _CLAUSE_CHARS, end)
+    start = _after_last(sentence, _CLAUSE_BREAKS, end)
     tail = tail_words.search(sentence, start, end)
     seg_end = tail.start() if tail else end
     inside = [n for n in ctx.names if start <= n.start and n.end <= seg_end]
@@ -765,13 +767,13 @@ def _sub_area(sentence: str, at: int, c) -> bool:
     indicator's own list item names a park, a zone or projects; or the clause before names a
     park as its subject and this one goes on without a subject of its own ("力争全年园区规模工业
     增加值增长8%以上,工业固定资产投资增长20%以上")."""
-    item_start = _after_last(sentence, _ITEM_CHARS, at)
+    item_start = _after_last(sentence, _ITEM_BREAKS, at)
     if c["park"].search(sentence[:at]) or c["sub_area"].search(sentence, item_start, at):
         return True
-    clause = _after_last(sentence, _CLAUSE_CHARS, at)
+    clause = _after_last(sentence, _CLAUSE_BREAKS, at)
     if not clause or c["whole_region"].search(sentence, clause, at):
         return False
-    prev = _after_last(sentence, _CLAUSE_CHARS, clause - 1)
+    prev = _after_last(sentence, _CLAUSE_BREAKS, clause - 1)
     return bool(c["park"].match(sentence[prev:clause - 1]))
 
 
@@ -792,7 +794,7 @@ def _mention(ctx: _Context, code, measure, q, ev, anchor, rule="direct", b: _Bin
     c = cues()
     report, sentence, offset, kind = ctx.report, ctx.sentence, ctx.offset, ctx.kind
     before = sentence[:ev.start]
-    clause_start = _after_last(sentence, _CLAUSE_CHARS, max(0, anchor - 1))
+    clause_start = _after_last(sentence, _CLAUSE_BREAKS, max(0, anchor - 1))
     gap = sentence[anchor:ev.start]
     if kind == "actual" and (c["quoted_target"].search(sentence, clause_start, ev.start) or
                              c["quoted_targets"].search(before)):
@@ -937,7 +939,7 @@ def _period(sentence: str, at: int, report, kind, c, gap, after_from=False) -> t
         return "annual", year, False        # "从…增加到51.9万亿元": the level at the review's end
     last_whole = before.rfind("全年")
     last_whole = last_whole + 2 if last_whole >= 0 else -1
-    clause_start = _after_last(before, _CLAUSE_CHARS, len(before))
+    clause_start = _after_last(before, _CLAUSE_BREAKS, len(before))
     froms = [(m.start(), m.end()) for m in _FROM_SPAN.finditer(before)] if "从" in before or "由" in before else []
     for name in ("partial_year", "multi_year"):
         first = _first_cue(name, sentence)
@@ -957,7 +959,7 @@ def _period(sentence: str, at: int, report, kind, c, gap, after_from=False) -> t
     if clause_start > 0 and c["verb_first"].match(before, clause_start) and c["multi_year_anywhere"].search(before):
         # "累计完成工业固定资产投资196亿元,完成规模以上工业总产值745亿元": a clause with no
         # subject of its own goes on with the one before, and with its sum over the period
-        prev = _after_last(before, _CLAUSE_CHARS, clause_start - 1)
+        prev = _after_last(before, _CLAUSE_BREAKS, clause_start - 1)
         if c["cumulative"].search(before, prev, clause_start):
             return "multi_year", year, False
     return "annual", _year_named(before, clause_start, year, c), False
@@ -965,7 +967,7 @@ def _period(sentence: str, at: int, report, kind, c, gap, after_from=False) -> t
 
 def _in_time_clause(before: str, at: int) -> bool:
     """The clause around `at` says only when ("到2021年,", "2023年,")."""
-    a = _after_last(before, _CLAUSE_CHARS, at)
+    a = _after_last(before, _CLAUSE_BREAKS, at)
     m = _CLAUSE_BREAK.search(before, at)
     return bool(_TIME_CLAUSE.fullmatch(before, a, m.start() if m else len(before)))
 
@@ -993,5 +995,5 @@ def _year_named(before: str, clause_start: int, year: int | None, c) -> int | No
 def _opens(before: str, m: re.Match) -> bool:
     """A period cue opens its sentence's clause and is all of it ("过去五年,", "前三季度,",
     "“十四五”以来,"), not a clause of its own ("耕地总量连续3年净增加,", "五年行动计划,")."""
-    start = _after_last(before, _CLAUSE_CHARS, m.start())
+    start = _after_last(before, _CLAUSE_BREAKS, m.start())
     return m.start() - start <= 8 and bool(_OPENER_REST.match(before, m.end()))
