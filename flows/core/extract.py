@@ -85,7 +85,7 @@ def cues() -> dict[str, re.Pattern]:
     return {row["cue"]: re.compile(row["pattern"]) for row in csv.DictReader(text.splitlines())}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Event:
     start: int
     end: int
@@ -96,7 +96,7 @@ class _Event:
     rule: str = "direct"      # how a name was found, or what kind of amount a qty is
 
 
-@dataclass
+@dataclass(slots=True)
 class _Binding:
     """What the next value in a sentence may belong to."""
     codes: tuple = ()                     # indicator(s) named last
@@ -265,12 +265,39 @@ def _about_review_year(sentence: str, report: Report) -> bool:
 
 
 def _events(v, sentence: str, hits, report=None, kind="actual") -> list[_Event]:
+    """The sentence's names, amounts and cue words in reading order; none for a sentence with
+    no amount and no 持平 (nothing there can be read as a value)."""
+    spans = [(start, end) for start, end, _alias, _codes in hits]
+    starts = [(m.start(), m.end()) for m in _FROM_SPAN.finditer(sentence)]
+    amounts = _amounts(sentence, spans, starts)
+    flat = [_Event(m.start(), m.end(), "flat") for m in cues()["flat"].finditer(sentence)]
+    if not amounts and not flat:
+        return []
+    events = _names(v, sentence, hits, report, kind)
+    events += _siblings(v, sentence, hits, spans)
+    events += [_Event(s, e, "from_span") for s, e in starts]
+    events += amounts
+    for m in _RESPECTIVELY.finditer(sentence):
+        if not any(s < m.start() < e for s, e in starts):
+            events.append(_Event(m.start(), m.end(), "respectively"))
+    i = sentence.find("均")
+    while i >= 0:
+        if sentence.startswith(("均增", "均稳", "均达", "均突", "均超", "均保持", "均实现"), i) and \
+                sentence[i - 1:i] not in ("年", "人"):   # 年均, 人均: averages, not "all"
+            events.append(_Event(i, i + 1, "all"))
+        i = sentence.find("均", i + 1)
+    events += flat
+    events.sort(key=lambda e: (e.start, e.end))
+    return events
+
+
+def _names(v, sentence: str, hits, report, kind) -> list[_Event]:
+    """The alias hits that name an indicator here ("alias"), or a thing that is not the
+    region's figure ("blocked"); hits that name nothing in this context are left out."""
     c = cues()
     events: list[_Event] = []
-    spans = []
     targets = kind == "target" and bool(c["targets_sentence"].search(sentence))
     for start, end, alias, codes in hits:
-        spans.append((start, end))
         need = v.needs_before.get(alias)
         if need is not None and not need.search(sentence[:start]):
             continue
@@ -293,10 +320,12 @@ def _events(v, sentence: str, hits, report=None, kind="actual") -> list[_Event]:
         blocked = any((k in v.not_before and v.not_before[k].search(before)) or
                       (k in v.not_after and v.not_after[k].search(after)) for k in (*codes, "*"))
         events.append(_Event(start, end, "blocked" if blocked else "alias", codes=codes, text=alias, rule=rule))
-    events += _siblings(v, sentence, hits, spans)
-    starts = [(m.start(), m.end()) for m in _FROM_SPAN.finditer(sentence)]
-    for s, e in starts:
-        events.append(_Event(s, e, "from_span"))
+    return events
+
+
+def _amounts(sentence: str, spans, starts) -> list[_Event]:
+    """The amounts that can be a value: none inside a name, none a starting point (从…到)."""
+    events: list[_Event] = []
     skip = []
     for q, rule in _special_quantities(sentence):   # the more specific readings first
         if any(s < q.end and q.start < e for s, e in skip):
@@ -306,26 +335,15 @@ def _events(v, sentence: str, hits, report=None, kind="actual") -> list[_Event]:
         elif not any(s < q.end and q.start < e for s, e in spans):
             events.append(_Event(q.start, q.end, "qty", qty=q, rule=rule))
             skip.append((q.start, q.end))
+    taken = spans + skip
     for q in find_quantities(sentence):
-        if any(s < q.end and q.start < e for s, e in spans + skip):
+        if any(s < q.end and q.start < e for s, e in taken):
             continue
         if any(s < q.start and q.end <= e for s, e in starts):
             continue   # "从26.6万亿元增加到51.9万亿元": a starting point
         if sentence[max(0, q.start - 1):q.start] == "个":
             continue   # "跨越两个千亿元": a count of thresholds, not an amount
         events.append(_Event(q.start, q.end, "qty", qty=q))
-    for m in _RESPECTIVELY.finditer(sentence):
-        if not any(s < m.start() < e for s, e in starts):
-            events.append(_Event(m.start(), m.end(), "respectively"))
-    i = sentence.find("均")
-    while i >= 0:
-        if sentence.startswith(("均增", "均稳", "均达", "均突", "均超", "均保持", "均实现"), i) and \
-                sentence[i - 1:i] not in ("年", "人"):   # 年均, 人均: averages, not "all"
-            events.append(_Event(i, i + 1, "all"))
-        i = sentence.find("均", i + 1)
-    for m in c["flat"].finditer(sentence):
-        events.append(_Event(m.start(), m.end(), "flat"))
-    events.sort(key=lambda e: (e.start, e.end))
     return events
 
 
@@ -478,7 +496,7 @@ def _sentence_mentions(report, v, sentence, offset, kind, in_multi, hits, forwar
     return out
 
 
-@dataclass
+@dataclass(slots=True)
 class _Context:
     report: Report
     v: object
@@ -491,7 +509,7 @@ class _Context:
     forward: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class _Items:
     start: int               # where the list's first item starts
     codes: list              # one per item: its indicator code, None for an item naming none
