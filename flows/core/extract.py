@@ -189,14 +189,15 @@ def _may_hold(v, hit, report: Report, boundary: int) -> bool:
 
 
 _SENTENCE_END = re.compile(r"[。!?！？\n]")
+_LAST_SENTENCE_END = re.compile(r"(?s:.*)[。!?！？\n]")
 
 
 def _sentence_around(text: str, at: int, lo: int = 0) -> tuple[int, int]:
     """The sentence holding offset `at` (the same cut as _SENTENCE: after 。!? or a newline).
     The last sentence end mark before `at` is looked for from `lo` on: the caller knows it is
     there (or that there is none before `at`)."""
-    start = max(text.rfind("。", lo, at), text.rfind("\n", lo, at), text.rfind("!", lo, at),
-                text.rfind("?", lo, at), text.rfind("！", lo, at), text.rfind("？", lo, at)) + 1
+    m = _LAST_SENTENCE_END.match(text, lo, at)
+    start = m.end() if m else 0
     m = _SENTENCE_END.search(text, at)
     if m is None:
         return start, len(text)
@@ -527,6 +528,9 @@ def _list_items(ctx: _Context, end: int, tail_words: re.Pattern = _LIST_TAIL) ->
     "规上工业产值和增加值" (a shared stem: 规上工业增加值). None when there is no list."""
     sentence, v = ctx.sentence, ctx.v
     start = _after_last(sentence, _CLAUSE_BREAKS, end)
+    if not _ITEM_SEP.search(sentence, start, end) and \
+            not any(len(n.codes) > 1 and start <= n.start and n.end <= end for n in ctx.names):
+        return None   # one name, no list (looked for before the list's end is: it ends no later)
     tail = tail_words.search(sentence, start, end)
     seg_end = tail.start() if tail else end
     inside = [n for n in ctx.names if start <= n.start and n.end <= seg_end]
@@ -795,6 +799,9 @@ def _sub_area(sentence: str, at: int, c) -> bool:
     return bool(c["park"].match(sentence[prev:clause - 1]))
 
 
+_LEVEL_UNITS = {"yuan": ("yuan", "usd"), "person": ("person",), "tonne": ("tonne",)}   # an indicator's -> an amount's
+
+
 def _measure(ind, q: Quantity, gap: str, c) -> str | None:
     if q.unit == "percent":
         if ind.level_unit == "percent":
@@ -804,8 +811,7 @@ def _measure(ind, q: Quantity, gap: str, c) -> str | None:
         return "growth_pct"
     if "level" not in ind.measures:
         return None
-    ok = {"yuan": ("yuan", "usd"), "person": ("person",), "tonne": ("tonne",)}
-    return "level" if q.unit in ok.get(ind.level_unit, ()) else None
+    return "level" if q.unit in _LEVEL_UNITS.get(ind.level_unit, ()) else None
 
 
 def _mention(ctx: _Context, code, measure, q, ev, anchor, rule="direct", b: _Binding | None = None) -> Mention | None:
@@ -993,13 +999,14 @@ def _in_time_clause(before: str, at: int) -> bool:
 def _year_named(before: str, clause_start: int, year: int | None, c) -> int | None:
     """A year the value's own clause, or the sentence's opening, names ("2016年全县地区生产总
     值…", "2002年与1998年相比,…"), not a comparison base ("比2006年", "是2011年的1.42倍")."""
-    if "年" not in before or not year:
+    named = list(_YEAR_OF.finditer(before)) if year else []
+    if not named:
         return year
     first_end = _CLAUSE_BREAK.search(before)
     first_end = first_end.start() if first_end else len(before)
     froms = [(m.start(), m.end()) for m in _FROM_SPAN.finditer(before)]
     years = []
-    for y in _YEAR_OF.finditer(before):
+    for y in named:
         if not (y.start() < first_end or y.start() >= clause_start or _in_time_clause(before, y.start())):
             continue
         if any(a <= y.start() < e for a, e in froms) or c["year_compared"].search(before, max(0, y.start() - 2), y.start()):
