@@ -239,12 +239,13 @@ def multi_year_spans(review: str, review_year: int | None) -> list[tuple[int, in
         if year else c["single_year_opener"]
     if not c["multi_year_anywhere"].search(review):
         return []
+    opener, ahead_opener, plan_ahead = c["multi_year_opener"], c["multi_year_ahead"], c["plan_ahead"]
     spans, start, forward = [], None, False
     for sm in _SENTENCE.finditer(review):
         sentence = sm.group(0)
-        ahead_opens = c["multi_year_ahead"].match(sentence)
-        opens = c["multi_year_opener"].match(sentence) or ahead_opens
-        ahead = bool(ahead_opens) or (bool(opens and c["plan_ahead"].search(sentence)) and len(sentence.strip()) <= 40)
+        ahead_opens = ahead_opener.match(sentence)
+        opens = opener.match(sentence) or ahead_opens
+        ahead = bool(ahead_opens) or (bool(opens and plan_ahead.search(sentence)) and len(sentence.strip()) <= 40)
         if opens and (start is None or (ahead and not forward)):
             if start is not None:   # a review of five years, then the next five years' plan
                 spans.append((start, sm.start(), forward))
@@ -274,21 +275,25 @@ def _events(v, sentence: str, hits, report=None, kind="actual") -> list[_Event]:
     flat = [_Event(m.start(), m.end(), "flat") for m in cues()["flat"].finditer(sentence)]
     if not amounts and not flat:
         return []
-    events = _names(v, sentence, hits, report, kind)
-    events += _siblings(v, sentence, hits, spans)
-    events += [_Event(s, e, "from_span") for s, e in starts]
-    events += amounts
-    for m in _RESPECTIVELY.finditer(sentence):
-        if not any(s < m.start() < e for s, e in starts):
-            events.append(_Event(m.start(), m.end(), "respectively"))
+    names = _names(v, sentence, hits, report, kind) + _siblings(v, sentence, hits, spans)
+    lists = _list_marks(sentence, starts)
+    if not lists and not any(e.kind == "alias" for e in names):
+        return []   # no name of the region's and no list: no value has a name to go to
+    events = names + [_Event(s, e, "from_span") for s, e in starts] + amounts + lists + flat
+    events.sort(key=lambda e: (e.start, e.end))
+    return events
+
+
+def _list_marks(sentence: str, starts) -> list[_Event]:
+    """分别 (not inside a 从…到 span) and 均 as "all" ("A、B均增长8%"; not 年均, 人均)."""
+    events = [_Event(m.start(), m.end(), "respectively") for m in _RESPECTIVELY.finditer(sentence)
+              if not any(s < m.start() < e for s, e in starts)]
     i = sentence.find("均")
     while i >= 0:
         if sentence.startswith(("均增", "均稳", "均达", "均突", "均超", "均保持", "均实现"), i) and \
                 sentence[i - 1:i] not in ("年", "人"):   # 年均, 人均: averages, not "all"
             events.append(_Event(i, i + 1, "all"))
         i = sentence.find("均", i + 1)
-    events += flat
-    events.sort(key=lambda e: (e.start, e.end))
     return events
 
 
