@@ -323,8 +323,8 @@ def _names(v, sentence: str, hits, report, kind) -> list[_Event]:
             continue   # "增速高于经济增速": the object of a comparison, not a subject
         if c["sub_level"].search(before):
             rule = "sub_level"   # 区本级固定资产投资: the region's own level, kept when nothing else is
-        blocked = any((k in v.not_before and v.not_before[k].search(before)) or
-                      (k in v.not_after and v.not_after[k].search(after)) for k in (*codes, "*"))
+        not_before, not_after = v.blocked_by[codes]
+        blocked = bool(not_before and not_before.search(before)) or bool(not_after and not_after.search(after))
         events.append(_Event(start, end, "blocked" if blocked else "alias", codes=codes, text=alias, rule=rule))
     return events
 
@@ -947,11 +947,16 @@ def _first_cue(name: str, sentence: str) -> int:
     """Where cue `name` first matches in the sentence (-1: nowhere). A pattern that looks at no
     text after its match matches in no prefix of the sentence before that either, so _period
     reads each prefix from there on; 0 (read it all) for a pattern that does look ahead."""
-    rx = cues()[name]
-    if _LOOKS_AHEAD.search(rx.pattern):
+    if _looks_ahead(name):
         return 0
-    m = rx.search(sentence)
+    m = cues()[name].search(sentence)
     return m.start() if m else -1
+
+
+@lru_cache(maxsize=None)
+def _looks_ahead(name: str) -> bool:
+    """Cue `name` looks at text after its match (a lookahead, $, \\b, \\B, \\Z)."""
+    return bool(_LOOKS_AHEAD.search(cues()[name].pattern))
 
 
 def _period(sentence: str, at: int, report, kind, c, gap, after_from=False) -> tuple[str, int | None, bool]:

@@ -23,8 +23,8 @@ class Vocab:
     alias_regex: re.Pattern       # the plain aliases as one trie-shaped regex (longest first)
     alias_codes: dict[str, tuple[str, ...]]    # alias as written -> indicator codes (2 for 城乡…)
     regex_aliases: tuple[tuple[re.Pattern, tuple[str, ...], str], ...]  # (pattern, codes, key)
-    not_before: dict[str, re.Pattern]      # code ('*' = every indicator) -> context that blocks
-    not_after: dict[str, re.Pattern]
+    blocked_by: dict[tuple[str, ...], tuple[re.Pattern | None, re.Pattern | None]]  # an alias's
+    #   codes -> the context before / after it that blocks it (the rules of its codes and of '*')
     needs_before: dict[str, re.Pattern]    # alias -> what the text before it must end with
     only_in: dict[str, tuple[str, frozenset, str]]  # alias -> (context, tiers, rule): an implied
     #   subject ("经济增长" in a plan's targets is GDP growth): where the alias holds and its rule tag
@@ -78,10 +78,15 @@ def load() -> Vocab:
             before.setdefault(row["code"], []).append(row["not_before"])
         if row["not_after"]:
             after.setdefault(row["code"], []).append(row["not_after"])
-    not_before = {k: re.compile("(?:" + "|".join(v) + ")$") for k, v in before.items()}
-    not_after = {k: re.compile("^(?:" + "|".join(v) + ")") for k, v in after.items()}
-    return Vocab(indicators, re.compile(trie_regex(codes)), codes, regex_aliases, not_before,
-                 not_after, needs_before, only_in, frozenset(accumulates), frozenset(lower))
+    blocked_by = {}
+    for alias_codes in set(aliases.values()):
+        keys = (*alias_codes, "*")
+        not_before = [p for k in keys for p in before.get(k, ())]
+        not_after = [p for k in keys for p in after.get(k, ())]
+        blocked_by[alias_codes] = (re.compile("(?:" + "|".join(not_before) + ")$") if not_before else None,
+                                   re.compile("^(?:" + "|".join(not_after) + ")") if not_after else None)
+    return Vocab(indicators, re.compile(trie_regex(codes)), codes, regex_aliases, blocked_by,
+                 needs_before, only_in, frozenset(accumulates), frozenset(lower))
 
 
 def trie_regex(words) -> str:
