@@ -602,8 +602,8 @@ def _run_length(ctx: _Context, q: Quantity) -> int:
 
 
 def _bind_quantity(ctx: _Context, ev, b: _Binding, out, listed: bool = False) -> None:
-    c = cues()
-    sentence, v = ctx.sentence, ctx.v
+    """Bind the amount `ev` to the name (or the list of names) the binding holds, when nothing
+    between them makes it another thing's value."""
     q = ev.qty
     if q.unit is None and q.unit_written == "人次" and b.codes == ("new_urban_jobs",) and \
             q.start - b.anchor <= 2 and q.value_high is None:
@@ -612,7 +612,7 @@ def _bind_quantity(ctx: _Context, ev, b: _Binding, out, listed: bool = False) ->
         ev = _Event(ev.start, ev.end, ev.kind, qty=q, rule=ev.rule)
     if b.anchor < 0 or q.unit is None:
         return
-    gap = sentence[b.anchor:q.start]
+    gap = ctx.sentence[b.anchor:q.start]
     if len(gap) > MAX_GAP or _STOP.search(gap):
         return
     items = None
@@ -622,102 +622,141 @@ def _bind_quantity(ctx: _Context, ev, b: _Binding, out, listed: bool = False) ->
         items = _list_items(ctx, b.from_start if b.anchor == b.after_from else q.start, _VALUE_TAIL)
         if items is not None and items.start >= b.name_end:
             items = None
-    clauses = _CLAUSE_BREAK.split(gap)
-    last_clause = clauses[-1]
-    if items is None and not listed and c["other_subject"].search(last_clause) and \
-            not c["own_head"].match(last_clause.strip()):
-        return   # "增加值262亿元,铜箔产业增加值增长26%": the value is another thing's
-    if len(clauses) > 1 and _unread_number(ctx, b.anchor, q.start - len(last_clause)):
-        return   # "就业岗位1530个,职业介绍670人": the name had its value already
-    if sentence[q.end:q.end + 1] in ("/", "每"):
-        return   # 800万元/亩: a per-unit figure
-    if c["class_after"].match(sentence, q.end):
-        return   # "经济总量超500亿元的县域": a class of places or firms, not the region's figure
+    last_clause = _CLAUSE_BREAK.split(gap)[-1]
+    if not _own_value(ctx, b, q, gap, last_clause, items is None and not listed):
+        return
     if b.shared:
         _share(ctx, ev, b, out, gap)
         return
-    rule = b.rule
-    if b.dist is not None:
-        if not b.dist:
-            if not (b.last_list and _run_length(ctx, q) == len(b.last_list)):
-                return
-            # "分别完成23538元、9292元,增长10.5%、13.7%": a second list of values
-            b.dist, b.dist_rule, b.dist_from, b.dist_out = list(b.last_list), "list_second", b.anchor, []
-            b.dist_codes = list(b.last_list)
-        if b.respectively and not b.dist_out and len(b.dist) >= 2 and _run_length(ctx, q) == 1:
-            # "城乡居民人均可支配收入分别增长7.8%": one figure for every name
-            b.shared, b.shared_rule = [x for x in b.dist if x is not None], "single_for_both"
-            b.dist = None
-            _share(ctx, ev, b, out, gap)
-            return
-        code = b.dist[0]
-        if code is None:          # the value of a name that is not an indicator
-            b.dist.pop(0)
-            b.anchor = q.end
-            if not b.dist:
-                b.last_list = b.dist_all_codes()
-            return
-        cue_text = sentence[b.dist_from:q.start]
-        rule = "list_compound" if code in b.completed else b.dist_rule
-    elif not b.used and b.name_end >= 0:
-        run = _run_length(ctx, q)
-        if items is not None:
-            if run == len(items.codes):
-                # "城镇居民人均可支配收入和农村居民人均纯收入实际增长8.4%和11.4%"
-                b.dist, b.completed, b.dist_from = list(items.codes), items.completed, b.name_end
-                b.dist_codes = list(items.codes)
-                b.dist_rule = "list_compound" if all(items.compound) else "list_pairs"
-                _bind_quantity(ctx, ev, b, out, listed=True)
-                return
-            if run == 1:
-                # "社会消费品零售总额、固定资产投资增长4%": one value for every name of the list;
-                # "城乡居民人均可支配收入增长7%": one figure, no list: all residents
-                one = all(items.compound)
-                b.shared = _all_residents(items)
-                b.shared_rule = "single_all_residents" if one else "list_shared"
-                b.completed = items.completed
-                _share(ctx, ev, b, out, gap)
-                return
-            if len(b.codes) > 1:
-                b.dist = [x if x in ctx.v.indicators else None for x in b.codes]
-                b.dist_rule, b.dist_from, b.dist_codes = "list_compound", b.name_end, list(b.dist)
-                _bind_quantity(ctx, ev, b, out, listed=True)
-                return
-        if len(b.codes) != 1:
-            return
-        code = b.codes[0]
-        cue_text = gap
-    elif len(b.codes) == 1:
-        code = b.codes[0]
-        cue_text = gap
-    else:
+    target = _next_name(ctx, ev, b, out, items, gap)
+    if target is None:
         return
-    if code not in v.indicators:
-        return
-    ind = v.indicators[code]
-    measure = _measure(ind, q, gap, c)
+    code, cue_text, rule = target
+    measure = _value_measure(ctx, ev, b, code, gap, cue_text, last_clause)
     if measure is None:
         return
+    if b.dist is not None:
+        b.dist.pop(0)
+        if not b.dist:
+            b.last_list = b.dist_all_codes()
+    _record(ctx, ev, b, out, code, measure, rule)
+
+
+def _own_value(ctx: _Context, b: _Binding, q: Quantity, gap: str, last_clause: str, subject: bool) -> bool:
+    """Nothing between the name and the amount makes the amount another thing's (`subject`:
+    the value's own clause may name another subject)."""
+    c = cues()
+    if subject and c["other_subject"].search(last_clause) and not c["own_head"].match(last_clause.strip()):
+        return False   # "增加值262亿元,铜箔产业增加值增长26%": the value is another thing's
+    if last_clause != gap and _unread_number(ctx, b.anchor, q.start - len(last_clause)):
+        return False   # "就业岗位1530个,职业介绍670人": the name had its value already
+    if ctx.sentence[q.end:q.end + 1] in ("/", "每"):
+        return False   # 800万元/亩: a per-unit figure
+    if c["class_after"].match(ctx.sentence, q.end):
+        return False   # "经济总量超500亿元的县域": a class of places or firms, not the region's figure
+    return True
+
+
+def _next_name(ctx: _Context, ev, b: _Binding, out, items: _Items | None, gap: str) -> tuple | None:
+    """(code, words that say what the amount is, rule) of the name the amount goes to: the
+    list's next, or the one name before it. None when there is none, or when the amount was
+    bound another way (one value for a whole list)."""
+    if b.dist is not None:
+        return _next_of_list(ctx, ev, b, out, gap)
+    if not b.used and b.name_end >= 0 and items is not None and _start_list(ctx, ev, b, out, items, gap):
+        return None
+    if len(b.codes) != 1:
+        return None
+    return b.codes[0], gap, b.rule
+
+
+def _start_list(ctx: _Context, ev, b: _Binding, out, items: _Items, gap: str) -> bool:
+    """The first amount after a list of names: as many amounts in a row as names take them in
+    order, a single one goes to every name. True when the amount was bound so."""
+    run = _run_length(ctx, ev.qty)
+    if run == len(items.codes):
+        # "城镇居民人均可支配收入和农村居民人均纯收入实际增长8.4%和11.4%"
+        b.dist, b.completed, b.dist_from = list(items.codes), items.completed, b.name_end
+        b.dist_codes = list(items.codes)
+        b.dist_rule = "list_compound" if all(items.compound) else "list_pairs"
+        _bind_quantity(ctx, ev, b, out, listed=True)
+        return True
+    if run == 1:
+        # "社会消费品零售总额、固定资产投资增长4%": one value for every name of the list;
+        # "城乡居民人均可支配收入增长7%": one figure, no list: all residents
+        b.shared = _all_residents(items)
+        b.shared_rule = "single_all_residents" if all(items.compound) else "list_shared"
+        b.completed = items.completed
+        _share(ctx, ev, b, out, gap)
+        return True
+    if len(b.codes) > 1:
+        b.dist = [x if x in ctx.v.indicators else None for x in b.codes]
+        b.dist_rule, b.dist_from, b.dist_codes = "list_compound", b.name_end, list(b.dist)
+        _bind_quantity(ctx, ev, b, out, listed=True)
+        return True
+    return False
+
+
+def _next_of_list(ctx: _Context, ev, b: _Binding, out, gap: str) -> tuple | None:
+    """The next name of the list the binding holds (a second run of values takes the names
+    again); None when the amount goes to a name that is not an indicator, or to every name."""
+    q = ev.qty
+    if not b.dist:
+        if not (b.last_list and _run_length(ctx, q) == len(b.last_list)):
+            return None
+        # "分别完成23538元、9292元,增长10.5%、13.7%": a second list of values
+        b.dist, b.dist_rule, b.dist_from, b.dist_out = list(b.last_list), "list_second", b.anchor, []
+        b.dist_codes = list(b.last_list)
+    if b.respectively and not b.dist_out and len(b.dist) >= 2 and _run_length(ctx, q) == 1:
+        # "城乡居民人均可支配收入分别增长7.8%": one figure for every name
+        b.shared, b.shared_rule = [x for x in b.dist if x is not None], "single_for_both"
+        b.dist = None
+        _share(ctx, ev, b, out, gap)
+        return None
+    code = b.dist[0]
+    if code is None:          # the value of a name that is not an indicator
+        b.dist.pop(0)
+        b.anchor = q.end
+        if not b.dist:
+            b.last_list = b.dist_all_codes()
+        return None
+    rule = "list_compound" if code in b.completed else b.dist_rule
+    return code, ctx.sentence[b.dist_from:q.start], rule
+
+
+def _value_measure(ctx: _Context, ev, b: _Binding, code: str, gap: str, cue_text: str,
+                   last_clause: str) -> str | None:
+    """What the amount is of the indicator (level, growth_pct); None for an indicator we do not
+    know, an increment, or a percent with no growth word (some other rate)."""
+    c = cues()
+    ind = ctx.v.indicators.get(code)
+    if ind is None:
+        return None
+    q = ev.qty
+    measure = _measure(ind, q, gap, c)
     if measure == "level" and q.unit != "percent" and c["change"].search(gap):
-        return   # "一般公共预算收入增加近1000亿元": an increment, not the level
+        return None   # "一般公共预算收入增加近1000亿元": an increment, not the level
     if measure == "growth_pct":
-        named = sentence[max(0, b.anchor - 8):b.anchor]
+        named = ctx.sentence[max(0, b.anchor - 8):b.anchor]
         has_cue = c["growth"].search(cue_text) or c["negative"].search(cue_text) or \
             c["growth"].search(named) or ev.rule == "times"
         only_growth = ind.measures == ("growth_pct",)   # CPI: the index is a change already
         if not (has_cue or only_growth) or (last_clause != gap and last_clause.strip() and not (
                 c["growth"].search(last_clause) or c["negative"].search(last_clause))):
-            return   # a percent with no growth word is some other rate
-    if b.dist is not None:
-        b.dist.pop(0)
-        if not b.dist:
-            b.last_list = b.dist_all_codes()
+            return None   # a percent with no growth word is some other rate
+    return measure
+
+
+def _record(ctx: _Context, ev, b: _Binding, out, code: str, measure: str, rule: str) -> None:
+    """The mention of a bound amount. A name's exact figure after a threshold it passed
+    ("突破千亿元大关,达1000.24亿元") takes the threshold's place; any other second value of the
+    same name and measure is left out."""
+    q = ev.qty
     m = _mention(ctx, code, measure, q, ev, b.anchor, rule, b)
     if m is None:
         return
     prev = b.used.get((code, measure))
     if prev is not None:
-        # "突破千亿元大关,达1000.24亿元": the exact figure beats the threshold before it
         threshold = prev.qualifier == "at_least" and not _AFTER_QUAL.match(ctx.report.text[prev.end:prev.end + 4])
         if measure == "level" and threshold and m.qualifier is None and prev.value <= m.value <= prev.value * 1.5:
             out[out.index(prev)] = m
@@ -728,7 +767,7 @@ def _bind_quantity(ctx: _Context, ev, b: _Binding, out, listed: bool = False) ->
     out.append(m)
     if b.dist is not None:
         if not b.dist_out:
-            b.lead_qualifier = m.qualifier is not None and not _AFTER_QUAL.match(sentence[q.end:q.end + 4])
+            b.lead_qualifier = m.qualifier is not None and not _AFTER_QUAL.match(ctx.sentence[q.end:q.end + 4])
         b.dist_out.append(m)
     b.anchor = q.end
 
