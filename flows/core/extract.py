@@ -860,47 +860,16 @@ def _measure(ind, q: Quantity, gap: str, c) -> str | None:
 
 def _mention(ctx: _Context, code, measure, q, ev, anchor, rule="direct", b: _Binding | None = None) -> Mention | None:
     c = cues()
-    report, sentence, offset, kind = ctx.report, ctx.sentence, ctx.offset, ctx.kind
+    report, sentence, offset = ctx.report, ctx.sentence, ctx.offset
     before = sentence[:ev.start]
     clause_start = _after_last(sentence, _CLAUSE_BREAKS, max(0, anchor - 1))
     gap = sentence[anchor:ev.start]
-    if kind == "actual" and (c["quoted_target"].search(sentence, clause_start, ev.start) or
-                             c["quoted_targets"].search(before)):
+    if ctx.kind == "actual" and (c["quoted_target"].search(sentence, clause_start, ev.start) or
+                                 c["quoted_targets"].search(before)):
         return None   # "提出居民消费价格涨幅3%左右": a target quoted in the review, not an actual
-    if q is None:  # 持平; 基本持平 is about 0
-        value, high, unit, written = 0.0, None, "percent", sentence[ev.start:ev.end]
-        qual = "about" if sentence[max(0, ev.start - 2):ev.start] == "基本" else None
-    else:
-        value, high, unit, written = q.value, q.value_high, q.unit, q.text
-        if measure == "growth_pct" and _falls(gap, c):
-            value, high = -value, (-high if high is not None else None)
-            if high is not None:
-                value, high = high, value
-        qual = _qualifier(sentence, q, gap, kind)
-        if qual is None and ev.rule in ("threshold", "threshold_count"):
-            qual = "at_least"
+    value, high, unit, written, qual = _value(sentence, q, ev, measure, gap, ctx.kind, c)
     after_from = b is not None and b.after_from == anchor
-    period, year, by_opener = _period(sentence, ev.start, report, kind, c, gap, after_from)
-    if by_opener and kind == "actual" and measure == "level" and code not in vocab_mod.load().accumulates \
-            and not c["multi_year"].search(gap):
-        # "“十四五”以来,…服务业增加值跨上万亿元台阶": a level reached at the period's end
-        period = "annual"
-    if kind == "actual" and year == report.plan_year and year != report.review_year and \
-            any(int(y) == year for y in _TO_YEAR.findall(before)):
-        kind = "target"   # "到2017年底,…达到7500元" in a report planning 2017: its target
-    if ctx.forward and kind == "actual":
-        period = "multi_year"   # a five-year plan's targets, not an actual of any year
-    elif ctx.in_multi and period == "annual" and year == report.review_year and not _single_year(sentence, ev.start, report):
-        # looking back over five years: rates and running totals span the period; a level
-        # reached ("增加到121万亿元", "生产总值6.66万亿元", "翻番达到2206亿元") is the last year's
-        cue = c["multi_year"].search(gap)
-        if cue and c["reached_after_doubling"].match(gap, cue.start()):
-            cue = None
-        if measure == "growth_pct" or code in vocab_mod.load().accumulates or cue:
-            period = "multi_year"
-    if kind == "actual" and period == "annual" and (c["floor_held"].search(gap) or (
-            (qual == "at_least" or ctx.in_multi) and c["floor_level"].search(gap))):
-        period = "multi_year"   # "粮食总产量保持在1.3万亿斤以上": a floor held over years
+    kind, period, year, by_opener = _when(ctx, code, measure, qual, ev.start, gap, after_from, c)
     if rule == "direct":
         if ev.rule in ("times", "threshold", "threshold_count"):
             rule = ev.rule
@@ -925,6 +894,54 @@ def _mention(ctx: _Context, code, measure, q, ev, anchor, rule="direct", b: _Bin
         sentence=sentence.strip(), start=offset + ev.start, end=offset + ev.end,
         sentence_start=offset, sentence_end=offset + len(sentence), rule=rule, subject=subject,
         confidence=confidence)
+
+
+def _value(sentence: str, q: Quantity | None, ev, measure: str, gap: str, kind: str, c) -> tuple:
+    """(value, value_high, unit, as written, qualifier) of an amount; 持平 (no amount) is 0,
+    基本持平 about 0; a fall (下降3.2%) is negative."""
+    if q is None:
+        qual = "about" if sentence[max(0, ev.start - 2):ev.start] == "基本" else None
+        return 0.0, None, "percent", sentence[ev.start:ev.end], qual
+    value, high = q.value, q.value_high
+    if measure == "growth_pct" and _falls(gap, c):
+        value, high = -value, (-high if high is not None else None)
+        if high is not None:
+            value, high = high, value
+    qual = _qualifier(sentence, q, gap, kind)
+    if qual is None and ev.rule in ("threshold", "threshold_count"):
+        qual = "at_least"
+    return value, high, q.unit, q.text, qual
+
+
+def _when(ctx: _Context, code: str, measure: str, qual, at: int, gap: str, after_from: bool, c) -> tuple:
+    """(kind, period, year, whether a multi-year cue opening the sentence made it multi_year)
+    of a value standing at `at`: _period's reading, then what a multi-year review, a five-year
+    plan or a floor held over years makes of it."""
+    report, sentence, kind = ctx.report, ctx.sentence, ctx.kind
+    before = sentence[:at]
+    accumulates = code in vocab_mod.load().accumulates
+    period, year, by_opener = _period(sentence, at, report, kind, c, gap, after_from)
+    if by_opener and kind == "actual" and measure == "level" and not accumulates \
+            and not c["multi_year"].search(gap):
+        # "“十四五”以来,…服务业增加值跨上万亿元台阶": a level reached at the period's end
+        period = "annual"
+    if kind == "actual" and year == report.plan_year and year != report.review_year and \
+            any(int(y) == year for y in _TO_YEAR.findall(before)):
+        kind = "target"   # "到2017年底,…达到7500元" in a report planning 2017: its target
+    if ctx.forward and kind == "actual":
+        period = "multi_year"   # a five-year plan's targets, not an actual of any year
+    elif ctx.in_multi and period == "annual" and year == report.review_year and not _single_year(sentence, at, report):
+        # looking back over five years: rates and running totals span the period; a level
+        # reached ("增加到121万亿元", "生产总值6.66万亿元", "翻番达到2206亿元") is the last year's
+        cue = c["multi_year"].search(gap)
+        if cue and c["reached_after_doubling"].match(gap, cue.start()):
+            cue = None
+        if measure == "growth_pct" or accumulates or cue:
+            period = "multi_year"
+    if kind == "actual" and period == "annual" and (c["floor_held"].search(gap) or (
+            (qual == "at_least" or ctx.in_multi) and c["floor_level"].search(gap))):
+        period = "multi_year"   # "粮食总产量保持在1.3万亿斤以上": a floor held over years
+    return kind, period, year, by_opener
 
 
 def _falls(gap: str, c) -> bool:
@@ -1008,27 +1025,12 @@ def _period(sentence: str, at: int, report, kind, c, gap, after_from=False) -> t
         pass
     if ym and gap.endswith(ym.group(0)):   # "增长到2025年的4.93万亿元": that year's level
         return "annual", int(ym.group(1)), False
-    if after_from or (_TO_END.search(gap) and _FROM_SPAN.search(sentence[:at])):
+    if after_from or (_TO_END.search(gap) and _FROM_SPAN.search(before)):
         return "annual", year, False        # "从…增加到51.9万亿元": the level at the review's end
-    last_whole = before.rfind("全年")
-    last_whole = last_whole + 2 if last_whole >= 0 else -1
     clause_start = _after_last(before, _CLAUSE_BREAKS, len(before))
-    froms = [(m.start(), m.end()) for m in _FROM_SPAN.finditer(before)] if "从" in before or "由" in before else []
-    for name in ("partial_year", "multi_year"):
-        first = _first_cue(name, sentence)
-        if first < 0 or first > at:
-            continue
-        for m in c[name].finditer(before, first):
-            if m.start() <= last_whole or any(a <= m.start() < e for a, e in froms):
-                continue   # "从上半年5.5%降到5.3%": the starting point's period
-            if name == "multi_year" and c["reached_after_doubling"].match(before, m.start()):
-                continue   # "进出口总值翻番达到2206亿元": the level reached
-            # a cue holds in the value's own clause, or for the rest of the sentence when it
-            # opens it ("前三季度,全市…", "过去五年,…", "截至11月底,…")
-            if m.start() >= clause_start:
-                return name, year, False
-            if _opens(before, m):
-                return name, year, name == "multi_year"
+    cued = _period_cue(sentence, before, clause_start, c)
+    if cued is not None:
+        return cued[0], year, cued[1]
     if clause_start > 0 and c["verb_first"].match(before, clause_start) and c["multi_year_anywhere"].search(before):
         # "累计完成工业固定资产投资196亿元,完成规模以上工业总产值745亿元": a clause with no
         # subject of its own goes on with the one before, and with its sum over the period
@@ -1036,6 +1038,30 @@ def _period(sentence: str, at: int, report, kind, c, gap, after_from=False) -> t
         if c["cumulative"].search(before, prev, clause_start):
             return "multi_year", year, False
     return "annual", _year_named(before, clause_start, year, c), False
+
+
+def _period_cue(sentence: str, before: str, clause_start: int, c) -> tuple[str, bool] | None:
+    """The partial- or multi-year cue that holds for a value standing after `before`, and
+    whether it opens the sentence: a cue holds in the value's own clause, or for the rest of
+    the sentence when it opens it ("前三季度,全市…", "过去五年,…", "截至11月底,…")."""
+    cued = [(name, first) for name in ("partial_year", "multi_year")
+            if 0 <= (first := _first_cue(name, sentence)) <= len(before)]
+    if not cued:
+        return None
+    last_whole = before.rfind("全年")
+    last_whole = last_whole + 2 if last_whole >= 0 else -1
+    froms = [(m.start(), m.end()) for m in _FROM_SPAN.finditer(before)] if "从" in before or "由" in before else []
+    for name, first in cued:
+        for m in c[name].finditer(before, first):
+            if m.start() <= last_whole or any(a <= m.start() < e for a, e in froms):
+                continue   # "从上半年5.5%降到5.3%": the starting point's period
+            if name == "multi_year" and c["reached_after_doubling"].match(before, m.start()):
+                continue   # "进出口总值翻番达到2206亿元": the level reached
+            if m.start() >= clause_start:
+                return name, False
+            if _opens(before, m):
+                return name, name == "multi_year"
+    return None
 
 
 def _in_time_clause(before: str, at: int) -> bool:
