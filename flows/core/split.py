@@ -18,7 +18,8 @@ from .places import (ZONE_WORDS, Place, by_code, county_stems, lookup, place, pr
 
 _TITLE = re.compile(r"政\s*府\s*工\s*作\s*报\s*告")
 _TITLE_STOP = re.compile(r"[,，。;；:：!！?？]")
-_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+# (a first digit apart from the repeat: re scans for a leading class only when it is not a repeat)
+_DATE = re.compile(r"(\d\d{3})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年?")
 _REGION_IN_TITLE = re.compile(
     r"^(?:(?:19|20)\d{2}年)?\s*(?:[(（]([^()（）]{2,10})[)）])?\s*(.{2,24}?)(?:人民)?政府工作报告")
@@ -274,8 +275,8 @@ def _province_from_body(text: str) -> str | None:
     return name
 
 
-_CN_DATE = re.compile(r"([〇零○O一二三四五六七八九]{4})\s*年\s*([一二三四五六七八九十]{1,3})\s*月"
-                      r"\s*([一二三四五六七八九十]{1,3})\s*日")
+_CN_DATE = re.compile(r"([〇零○O一二三四五六七八九][〇零○O一二三四五六七八九]{3})\s*年"
+                      r"\s*([一二三四五六七八九十]{1,3})\s*月\s*([一二三四五六七八九十]{1,3})\s*日")
 _CN_DIGIT = {c: str(i) for i, c in enumerate("〇一二三四五六七八九")} | {"零": "0", "○": "0", "O": "0"}
 _ISO = re.compile(r"((?:19|20)\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})")
 
