@@ -237,12 +237,21 @@ def multi_year_spans(review: str, review_year: int | None) -> list[tuple[int, in
     year = rf"|(?:刚刚过去的)?{review_year}\s*年" if review_year else ""
     single = re.compile(c["single_year_opener"].pattern + year.replace("|", "|^\\s*(?:各位代表[,，!！]\\s*)?", 1)) \
         if year else c["single_year_opener"]
-    if not c["multi_year_anywhere"].search(review):
-        return []
     opener, ahead_opener, plan_ahead = c["multi_year_opener"], c["multi_year_ahead"], c["plan_ahead"]
-    spans, start, forward = [], None, False
-    for sm in _SENTENCE.finditer(review):
-        sentence = sm.group(0)
+    spans, start, forward, pos = [], None, False, 0
+    while True:
+        if start is None:
+            # outside a stretch only a sentence holding a multi-year word (as every opener
+            # does) can open one: on to the next such sentence
+            hit = c["multi_year_anywhere"].search(review, pos)
+            if hit is None:
+                break
+            cut = _LAST_SENTENCE_END.match(review, pos, hit.start())
+            pos = cut.end() if cut else pos
+        sm = _SENTENCE.search(review, pos)
+        if sm is None:
+            break
+        pos, sentence = sm.end(), sm.group(0)
         ahead_opens = ahead_opener.match(sentence)
         opens = opener.match(sentence) or ahead_opens
         ahead = bool(ahead_opens) or (bool(opens and plan_ahead.search(sentence)) and len(sentence.strip()) <= 40)
