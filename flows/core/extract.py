@@ -449,7 +449,8 @@ def _sentence_mentions(report, v, sentence, offset, kind, in_multi, hits, forwar
     events = _events(v, sentence, hits, report, kind)
     names = [e for e in events if e.kind in ("alias", "blocked")]
     quantities = [e for e in events if e.kind == "qty"]
-    ctx = _Context(report, v, sentence, offset, kind, in_multi or forward, names, quantities, forward)
+    ctx = _Context(report, v, sentence, offset, kind, in_multi or forward, names, quantities, forward,
+                   max((e.start for e in events if e.kind in ("qty", "flat")), default=0))
     for ev in events:
         if ev.kind == "alias" and report.tier != "zone" and _sub_area(sentence, ev.start, c):
             ev.kind = "blocked"   # a park's or key projects' figure, not the region's
@@ -522,6 +523,8 @@ class _Context:
     names: list
     quantities: list
     forward: bool = False
+    last_value: int = 0        # where the sentence's last amount (or 持平) stands
+    cue_first: dict = field(default_factory=dict)   # period cue -> _first_cue
 
 
 @dataclass(slots=True)
@@ -929,7 +932,7 @@ def _when(ctx: _Context, code: str, measure: str, qual, at: int, gap: str, after
     report, sentence, kind = ctx.report, ctx.sentence, ctx.kind
     before = sentence[:at]
     accumulates = code in vocab_mod.load().accumulates
-    period, year, by_opener = _period(sentence, at, report, kind, c, gap, after_from)
+    period, year, by_opener = _period(ctx, at, c, gap, after_from)
     if by_opener and kind == "actual" and measure == "level" and not accumulates \
             and not c["multi_year"].search(gap):
         # "“十四五”以来,…服务业增加值跨上万亿元台阶": a level reached at the period's end
@@ -1007,15 +1010,20 @@ def _qualifier(sentence: str, q: Quantity, gap: str, kind: str) -> str | None:
 _LOOKS_AHEAD = re.compile(r"\(\?[=!]|\$|\\[bBZ]")
 
 
-@lru_cache(maxsize=256)
-def _first_cue(name: str, sentence: str) -> int:
-    """Where cue `name` first matches in the sentence (-1: nowhere). A pattern that looks at no
-    text after its match matches in no prefix of the sentence before that either, so _period
-    reads each prefix from there on; 0 (read it all) for a pattern that does look ahead."""
-    if _looks_ahead(name):
-        return 0
-    m = cues()[name].search(sentence)
-    return m.start() if m else -1
+def _first_cue(ctx: _Context, name: str) -> int:
+    """Where cue `name` first matches in the sentence up to its last value (-1: nowhere),
+    looked for once per sentence. A pattern that looks at no text after its match matches in
+    no prefix of the sentence before that either, so _period reads each value's prefix from
+    there on; 0 (read it all) for a pattern that does look ahead."""
+    first = ctx.cue_first.get(name)
+    if first is None:
+        if _looks_ahead(name):
+            first = 0
+        else:
+            m = cues()[name].search(ctx.sentence, 0, ctx.last_value)
+            first = m.start() if m else -1
+        ctx.cue_first[name] = first
+    return first
 
 
 @lru_cache(maxsize=None)
@@ -1024,11 +1032,12 @@ def _looks_ahead(name: str) -> bool:
     return bool(_LOOKS_AHEAD.search(cues()[name].pattern))
 
 
-def _period(sentence: str, at: int, report, kind, c, gap, after_from=False) -> tuple[str, int | None, bool]:
-    """annual / partial_year / multi_year, the year the figure is about, and whether a
+def _period(ctx: _Context, at: int, c, gap, after_from=False) -> tuple[str, int | None, bool]:
+    """annual / partial_year / multi_year, the year the figure at `at` is about, and whether a
     multi-year cue opening the sentence (not the value's own clause) made it multi_year."""
-    year = report.review_year if kind == "actual" else report.plan_year
-    before = sentence[:at]
+    report = ctx.report
+    year = report.review_year if ctx.kind == "actual" else report.plan_year
+    before = ctx.sentence[:at]
     ym = None
     for ym in _EXPLICIT_YEAR.finditer(gap):
         pass
@@ -1037,7 +1046,7 @@ def _period(sentence: str, at: int, report, kind, c, gap, after_from=False) -> t
     if after_from or (_TO_END.search(gap) and _FROM_SPAN.search(before)):
         return "annual", year, False        # "从…增加到51.9万亿元": the level at the review's end
     clause_start = _after_last(before, _CLAUSE_BREAKS, len(before))
-    cued = _period_cue(sentence, before, clause_start, c)
+    cued = _period_cue(ctx, before, clause_start, c)
     if cued is not None:
         return cued[0], year, cued[1]
     if clause_start > 0 and c["verb_first"].match(before, clause_start) and c["multi_year_anywhere"].search(before):
@@ -1049,12 +1058,12 @@ def _period(sentence: str, at: int, report, kind, c, gap, after_from=False) -> t
     return "annual", _year_named(before, clause_start, year, c), False
 
 
-def _period_cue(sentence: str, before: str, clause_start: int, c) -> tuple[str, bool] | None:
+def _period_cue(ctx: _Context, before: str, clause_start: int, c) -> tuple[str, bool] | None:
     """The partial- or multi-year cue that holds for a value standing after `before`, and
     whether it opens the sentence: a cue holds in the value's own clause, or for the rest of
     the sentence when it opens it ("前三季度,全市…", "过去五年,…", "截至11月底,…")."""
     cued = [(name, first) for name in ("partial_year", "multi_year")
-            if 0 <= (first := _first_cue(name, sentence)) <= len(before)]
+            if 0 <= (first := _first_cue(ctx, name)) <= len(before)]
     if not cued:
         return None
     last_whole = before.rfind("全年")
