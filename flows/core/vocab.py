@@ -96,10 +96,10 @@ def trie_regex(words, group: int = 8) -> str:
 
     re tries a branch's alternatives one after another wherever the first character of some
     word stands (a fifth of a report's characters), and a trie has as many at its root as there
-    are first characters (~50). So the root is split in two steps that each try a few: the first
-    character is read by a class, the second by one of a few classes (most places fail there),
-    and a lookbehind on the two leads into the rest of their trie:
-    "[…生…](?:[…产…](?:…|(?<=生产)总值(?:增速)?|…)|…)". One-character words come last."""
+    are first characters (~50). So the root is read in steps that each try a few: the first
+    character by a class, a lookahead for a second one (most places fail there), the second by
+    one of a few classes, and a lookbehind on the two leads into the rest of their trie:
+    "[…生…](?=[…产…])(?:[…产…](?:…|(?<=生产)总值(?:增速)?|…)|…)". One-character words come last."""
     trie: dict = {}
     for w in words:
         node = trie
@@ -127,10 +127,11 @@ def trie_regex(words, group: int = 8) -> str:
         chars = seconds[i:i + group]
         inner = [f"(?<={re.escape(pair)})" + build(child) for pair, child in pairs if pair[1] in chars]
         branches.append(one_of(chars) + (inner[0] if len(inner) == 1 else "(?:" + "|".join(inner) + ")"))
-    branches += [f"(?<={re.escape(a)})" for a, node in sorted(trie.items()) if a and "" in node]
-    if not branches:
+    ones = [f"(?<={re.escape(a)})" for a, node in sorted(trie.items()) if a and "" in node]
+    if not branches and not ones:
         return build(trie)
-    return one_of(sorted(a for a in trie if a)) + "(?:" + "|".join(branches) + ")"
+    rest = [f"(?={one_of(seconds)})(?:" + "|".join(branches) + ")"] if branches else []
+    return one_of(sorted(a for a in trie if a)) + "(?:" + "|".join(rest + ones) + ")"
 
 
 def find_aliases(v: Vocab, text: str):
