@@ -13,8 +13,8 @@ from .clean import clean, is_glossary_head
 from .normalise import normalise
 from .model import Report, SourceItem
 from .read.screen import RECORD_CONTAINERS
-from .places import (ZONE_WORDS, Place, by_code, county_stems, lookup, place, province_name, provinces,
-                     tier_of)
+from .places import (ZONE_WORDS, Place, by_code, count, county_stems, lookup, place, province_name,
+                     provinces, tier_of)
 
 _TITLE = re.compile(r"政\s*府\s*工\s*作\s*报\s*告")
 _TITLE_STOP = re.compile(r"[,，。;；:：!！?？]")
@@ -200,7 +200,7 @@ def _region_from_row(item: SourceItem, text: str) -> Place | None:
 def _barely_named(item: SourceItem, text: str) -> bool:
     """A long text that names the row's place (its stem) fewer than three times."""
     stem = (item.place or "").rstrip("县区市旗")
-    return len(text) > 3000 and len(stem) >= 2 and text.count(stem) < 3
+    return len(text) > 3000 and len(stem) >= 2 and count(text, stem) < 3
 
 
 def _dominant_place(text: str) -> Place | None:
@@ -253,7 +253,7 @@ def _with_parent_city(region: str, text: str) -> str:
 def _zone_from_body(text: str) -> str | None:
     """A report with no title: the zone or district it keeps naming ("高新区")."""
     for word in ZONE_WORDS:  # most specific first
-        if text.count(word) >= 3:
+        if count(text, word) >= 3:
             return (_city_stem(text) or "") + word
     return None
 
@@ -266,7 +266,7 @@ def _city_stem(text: str) -> str | None:
 def _province_from_body(text: str) -> str | None:
     counts = Counter()
     for p in provinces():
-        n = text.count(p["short"])
+        n = count(text, p["short"])
         if n:
             counts[p["name"]] = n
     if not counts:
