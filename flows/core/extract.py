@@ -443,73 +443,85 @@ def _special_quantities(sentence: str) -> list[tuple[Quantity, str]]:
 
 
 def _sentence_mentions(report, v, sentence, offset, kind, in_multi, hits, forward=False) -> list[Mention]:
+    events = _events(v, sentence, hits, report, kind)
+    if not events:
+        return []
     c = cues()
+    ctx = _Context(report, v, sentence, offset, kind, in_multi or forward,
+                   [e for e in events if e.kind in ("alias", "blocked")], [e for e in events if e.kind == "qty"],
+                   forward, max((e.start for e in events if e.kind in ("qty", "flat")), default=0))
+    # a park or zone at the sentence's start, a sub-area anywhere in it (see _sub_area)
+    parks = report.tier != "zone" and (bool(c["park"].match(sentence)), bool(c["sub_area"].search(sentence)))
     out: list[Mention] = []
     b = _Binding()
-    events = _events(v, sentence, hits, report, kind)
-    names = [e for e in events if e.kind in ("alias", "blocked")]
-    quantities = [e for e in events if e.kind == "qty"]
-    ctx = _Context(report, v, sentence, offset, kind, in_multi or forward, names, quantities, forward,
-                   max((e.start for e in events if e.kind in ("qty", "flat")), default=0))
     for ev in events:
-        if ev.kind == "alias" and report.tier != "zone" and _sub_area(sentence, ev.start, c):
+        if ev.kind == "qty":
+            _bind_quantity(ctx, ev, b, out)
+            continue
+        if ev.kind == "alias" and parks and _sub_area(sentence, ev.start, c, *parks):
             ev.kind = "blocked"   # a park's or key projects' figure, not the region's
         if ev.kind == "blocked":
             _close(b, out)
             b = _Binding()
-            continue
-        if ev.kind == "alias":
+        elif ev.kind == "alias":
             _close(b, out)
             b = _Binding(codes=ev.codes, anchor=ev.end, name_end=ev.end, rule=ev.rule)
-            continue
-        if ev.kind == "respectively":
-            items = _list_items(ctx, ev.start)
-            if items is not None and items.mapped:
-                # "A、B分别增长6%、8%" (names we do not know take their values too)
-                _close(b, out)
-                b.dist, b.dist_rule, b.completed = list(items.codes), "list_respectively", items.completed
-                b.dist_codes = list(items.codes)
-                b.respectively, b.dist_from, b.anchor = True, ev.start, ev.end
-            elif b.last_list and b.anchor >= 0 and ev.start - b.anchor <= 4:
-                # "达到39529元和16183元,分别增长4.7%和6.6%": the same names again
-                _close(b, out)
-                b.dist, b.dist_rule = list(b.last_list), "list_second"
-                b.dist_codes = list(b.last_list)
-                b.respectively, b.dist_from, b.anchor = True, ev.start, ev.end
-            continue
-        if ev.kind == "from_span":
-            if b.anchor >= 0 and ev.start - b.anchor <= MAX_GAP:
-                pre = sentence[b.anchor:ev.start]
-                if c["share"].search(pre) or c["other_subject"].search(pre):
-                    b.anchor = -1   # "进出口额占比从26%提升至35%": a share
-                    continue
-                b.anchor = ev.end   # the value after 到 belongs to the name before 从
-                b.after_from, b.from_start = ev.end, ev.start
-                if b.dist is not None:
-                    b.dist_from = ev.start
-            continue
-        if ev.kind == "flat":
+        elif ev.kind == "from_span":
+            _from_span(ctx, ev, b, c)
+        elif ev.kind == "flat":
             if len(b.codes) == 1 and b.anchor >= 0 and ev.start - b.anchor <= 12:
                 m = _mention(ctx, b.codes[0], "growth_pct", None, ev, b.anchor, "flat")
                 if m and (m.indicator, m.measure) not in b.used:
                     b.used[(m.indicator, m.measure)] = m
                     out.append(m)
-            continue
-        if ev.kind == "all":   # "A、B均增长8%": one value for every name of the list
-            items = _list_items(ctx, ev.start)
-            if items is not None and items.mapped:
-                _close(b, out)
-                b.shared, b.shared_rule, b.anchor = items.mapped, "list_shared", ev.end
-                b.completed = items.completed
-            elif b.last_list and b.anchor >= 0 and ev.start - b.anchor <= 2:
-                # "分别完成31098元、12347元,均增长8.5%": the list's names again, one value
-                _close(b, out)
-                b.shared = [x for x in b.last_list if x is not None]
-                b.shared_rule, b.anchor = "list_second", ev.end
-            continue
-        _bind_quantity(ctx, ev, b, out)
+        else:
+            _list_mark(ctx, ev, b, out)
     _close(b, out)
     return out
+
+
+def _from_span(ctx: _Context, ev, b: _Binding, c) -> None:
+    """从…到 after a name: the value after 到 is the name's ("从26.6万亿元增加到51.9万亿元"), its
+    starting point is not; unless the words before it make it a share ("占比从26%提升至35%")."""
+    if b.anchor < 0 or ev.start - b.anchor > MAX_GAP:
+        return
+    pre = ctx.sentence[b.anchor:ev.start]
+    if c["share"].search(pre) or c["other_subject"].search(pre):
+        b.anchor = -1
+        return
+    b.anchor = ev.end
+    b.after_from, b.from_start = ev.end, ev.start
+    if b.dist is not None:
+        b.dist_from = ev.start
+
+
+def _list_mark(ctx: _Context, ev, b: _Binding, out) -> None:
+    """分别 (respectively) or 均 (all) after a list of names: the values that follow go to the
+    names in order, or one value to every name; right after the values of a list, to that list's
+    names again."""
+    items = _list_items(ctx, ev.start)
+    if ev.kind == "respectively":
+        if items is not None and items.mapped:
+            # "A、B分别增长6%、8%" (names we do not know take their values too)
+            _close(b, out)
+            b.dist, b.dist_rule, b.completed = list(items.codes), "list_respectively", items.completed
+            b.dist_codes = list(items.codes)
+            b.respectively, b.dist_from, b.anchor = True, ev.start, ev.end
+        elif b.last_list and b.anchor >= 0 and ev.start - b.anchor <= 4:
+            # "达到39529元和16183元,分别增长4.7%和6.6%": the same names again
+            _close(b, out)
+            b.dist, b.dist_rule = list(b.last_list), "list_second"
+            b.dist_codes = list(b.last_list)
+            b.respectively, b.dist_from, b.anchor = True, ev.start, ev.end
+    elif items is not None and items.mapped:   # "A、B均增长8%": one value for every name of the list
+        _close(b, out)
+        b.shared, b.shared_rule, b.anchor = items.mapped, "list_shared", ev.end
+        b.completed = items.completed
+    elif b.last_list and b.anchor >= 0 and ev.start - b.anchor <= 2:
+        # "分别完成31098元、12347元,均增长8.5%": the list's names again, one value
+        _close(b, out)
+        b.shared = [x for x in b.last_list if x is not None]
+        b.shared_rule, b.anchor = "list_second", ev.end
 
 
 @dataclass(slots=True)
@@ -840,13 +852,15 @@ def _close(b: _Binding, out: list[Mention]) -> None:
     b.dist = None
 
 
-def _sub_area(sentence: str, at: int, c) -> bool:
+def _sub_area(sentence: str, at: int, c, opens_with_park: bool, names_sub_area: bool) -> bool:
     """The sentence is about a part of the region: its subject (the first few characters) or the
     indicator's own list item names a park, a zone or projects; or the clause before names a
     park as its subject and this one goes on without a subject of its own ("力争全年园区规模工业
-    增加值增长8%以上,工业固定资产投资增长20%以上")."""
-    item_start = _after_last(sentence, _ITEM_BREAKS, at)
-    if c["park"].search(sentence[:at]) or c["sub_area"].search(sentence, item_start, at):
+    增加值增长8%以上,工业固定资产投资增长20%以上"). (A park that opens no more than the text
+    before `at` opens the whole sentence, and a sub-area in the item is one in the sentence.)"""
+    if opens_with_park and c["park"].search(sentence[:at]):
+        return True
+    if names_sub_area and c["sub_area"].search(sentence, _after_last(sentence, _ITEM_BREAKS, at), at):
         return True
     clause = _after_last(sentence, _CLAUSE_BREAKS, at)
     if not clause or c["whole_region"].search(sentence, clause, at):
