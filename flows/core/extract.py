@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from operator import attrgetter
 
 from . import vocab as vocab_mod
 from .model import Mention, Report
@@ -289,8 +290,11 @@ def _events(v, sentence: str, hits, report=None, kind="actual") -> list[_Event]:
     if not lists and not any(e.kind == "alias" for e in names):
         return []   # no name of the region's and no list: no value has a name to go to
     events = names + [_Event(s, e, "from_span") for s, e in starts] + amounts + lists + flat
-    events.sort(key=lambda e: (e.start, e.end))
+    events.sort(key=_READING_ORDER)
     return events
+
+
+_READING_ORDER = attrgetter("start", "end")
 
 
 def _list_marks(sentence: str, starts) -> list[_Event]:
