@@ -123,6 +123,11 @@ class _Binding:
         return list(self.dist_codes)
 
 
+_TARGETS_OPENERS = ("主要", "经济社会发展的", "经济社会发展", "发展")
+_TARGETS_WORD = re.compile("预期目标")
+_TARGETS = re.compile("(?:" + "|".join(_TARGETS_OPENERS) + ")" + _TARGETS_WORD.pattern + "(?:是|为|建议为|如下|[:：])")
+
+
 def plan_start(text: str, plan_year: int | None) -> int:
     """Offset where the plan part (this year's targets and tasks) begins; len(text) if none."""
     head = cues()["plan_heading"].pattern
@@ -134,7 +139,10 @@ def plan_start(text: str, plan_year: int | None) -> int:
         "\n" + text)]
     candidates += [m.start() - 1 for m in re.finditer(rf"、\s*{year}[^。,，]{{0,14}}{head}", text)
                    if m.start() and text[m.start() - 1] in "一二三四五六七八九十"]
-    m = re.search(r"(?:主要|经济社会发展的?|发展)预期目标(?:是|为|建议为|如下|[:：])", text)
+    # "主要预期目标是…": every one holds 预期目标 at most the longest opener's length after its
+    # start, so the search starts that far before the first 预期目标 (re scans for a literal fast)
+    word = _TARGETS_WORD.search(text)
+    m = word and _TARGETS.search(text, max(0, word.start() - max(map(len, _TARGETS_OPENERS))))
     if m:
         candidates.append(m.start())
     floor = len(text) // 10   # the opening may name this year's session; the plan part is later
