@@ -279,9 +279,14 @@ def multi_year_spans(review: str, review_year: int | None) -> list[tuple[int, in
 def _about_review_year(sentence: str, report: Report) -> bool:
     if not report.review_year:
         return False
-    past = re.search(rf"去年|过去一年|{report.review_year}\s*年", sentence)
-    future = re.search(rf"今年|{report.plan_year}\s*年|目标|力争|确保|争取", sentence)
-    return bool(past) and not future
+    past, future = _year_words(report.review_year, report.plan_year)
+    return bool(past.search(sentence)) and not future.search(sentence)
+
+
+@lru_cache(maxsize=64)
+def _year_words(review_year: int, plan_year: int | None) -> tuple[re.Pattern, re.Pattern]:
+    """What a sentence about the review year says (去年, 2025年), and one about the plan year."""
+    return re.compile(rf"去年|过去一年|{review_year}\s*年"), re.compile(rf"今年|{plan_year}\s*年|目标|力争|确保|争取")
 
 
 def _events(v, sentence: str, hits, report=None, kind="actual") -> list[_Event]:
@@ -366,7 +371,7 @@ def _amounts(sentence: str, spans, starts) -> list[_Event]:
     for q in find_quantities(sentence):
         if any(s < q.end and q.start < e for s, e in taken):
             continue
-        if any(s < q.start and q.end <= e for s, e in starts):
+        if starts and any(s < q.start and q.end <= e for s, e in starts):
             continue   # "从26.6万亿元增加到51.9万亿元": a starting point
         if sentence[max(0, q.start - 1):q.start] == "个":
             continue   # "跨越两个千亿元": a count of thresholds, not an amount
