@@ -283,6 +283,8 @@ _ISO = re.compile(r"((?:19|20)\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})")
 
 def _date_in(head: str) -> tuple[int, int, int] | None:
     """The first date written in the head: "2023年1月12日" or "二〇二三年一月十二日"."""
+    if not ("年" in head and "月" in head and "日" in head):
+        return None   # (a quick test: every date is written with all three)
     import cn2an
 
     found = []
