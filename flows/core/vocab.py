@@ -95,11 +95,12 @@ def trie_regex(words, group: int = 8) -> str:
     branches make the longest word win at each position, like longest-first alternation.
 
     re tries a branch's alternatives one after another wherever the first character of some
-    word stands (a fifth of a report's characters), and a trie has as many at its root as there
-    are first characters (~50). So the root is read in steps that each try a few: the first
-    character by a class, a lookahead for a second one (most places fail there), the second by
-    one of a few classes, and a lookbehind on the two leads into the rest of their trie:
-    "[…生…](?=[…产…])(?:[…产…](?:…|(?<=生产)总值(?:增速)?|…)|…)". One-character words come last."""
+    word stands (a good part of a report's characters), and a trie has as many at its root as
+    there are first characters (dozens). So the root is read in steps that each try a few: the
+    first character by a class, a lookahead for a second one (most places fail there), the
+    second by one of a few classes, and a lookbehind on the two leads into the rest of their
+    trie: "[…生…](?=[…产…])(?:[…产…](?:…|(?<=生产)总值(?:增速)?|…)|…)". One-character words
+    come last."""
     trie: dict = {}
     for w in words:
         node = trie
