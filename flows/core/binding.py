@@ -294,8 +294,9 @@ def in_sub_area(sentence: str, at: int, c, opens_with_park: bool, names_sub_area
     """The sentence is about a part of the region: its subject (the first few characters) or the
     indicator's own list item names a park, a zone or projects; or the clause before names a
     park as its subject and this one goes on without a subject of its own ("力争全年园区规模工业
-    增加值增长8%以上,工业固定资产投资增长20%以上"). (A park that opens no more than the text
-    before `at` opens the whole sentence, and a sub-area in the item is one in the sentence.)"""
+    增加值增长8%以上,工业固定资产投资增长20%以上"). `opens_with_park`, `names_sub_area`: whether
+    the whole sentence opens with a park and names a sub-area anywhere (the first two tests can
+    hold only where these do)."""
     if opens_with_park and c["park"].search(sentence[:at]):
         return True
     if names_sub_area and c["sub_area"].search(sentence, after_last(sentence, ITEM_BREAKS, at), at):
