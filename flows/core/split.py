@@ -136,7 +136,7 @@ _I_REPRESENT = re.compile(r"我代表(.{2,16}?)人民政府")
 def _region_from_text(title: str | None, head: str, text: str) -> Place | None:
     """The region a report names itself: its title line, else the congress it is delivered to,
     else "我代表…人民政府", else the zone it keeps naming."""
-    compact_title = re.sub(r"\s+", "", title or "")
+    compact_title = "".join((title or "").split())   # (str.split's whitespace is re's \s)
     m = _REGION_IN_TITLE.search(compact_title)
     candidate = None
     if m:
@@ -147,7 +147,7 @@ def _region_from_text(title: str | None, head: str, text: str) -> Place | None:
                 return got
     if candidate and ("国务院" in candidate or "中华人民共和国" in candidate or candidate == "全国"):
         return _NATIONAL
-    compact_head = re.sub(r"\s+", "", head)
+    compact_head = "".join(head.split())
     if not candidate:
         m = _REGION_AT_CONGRESS.search(compact_head)
         if m:
