@@ -234,7 +234,7 @@ def _in_time_clause(before: str, at: int) -> bool:
 def _year_named(before: str, clause_start: int, year: int | None, c) -> int | None:
     """A year the value's own clause, or the sentence's opening, names ("2016年全县地区生产总
     值…", "2002年与1998年相比,…"), not a comparison base ("比2006年", "是2011年的1.42倍")."""
-    named = list(_YEAR_OF.finditer(before)) if year else []
+    named = list(_YEAR_OF.finditer(before)) if year and "年" in before else []
     if not named:
         return year
     first_end = CLAUSE_BREAK.search(before)
