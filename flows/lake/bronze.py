@@ -46,10 +46,11 @@ class Bronze:
         return dataset.to_table()
 
     def summary(self, sha256: str) -> dict:
-        """{items, encoding} of a landed file, without reading its text."""
+        """{items, encoding, containers} of a landed file, without reading its text."""
         path = self.s.path(*FOLDER, self.name(sha256))
-        t = pq.read_table(path, columns=["encoding"], filesystem=self.s.pyarrow_fs())
-        return {"items": t.num_rows, "encoding": t["encoding"][0].as_py() if t.num_rows else ""}
+        t = pq.read_table(path, columns=["encoding", "container"], filesystem=self.s.pyarrow_fs())
+        return {"items": t.num_rows, "encoding": t["encoding"][0].as_py() if t.num_rows else "",
+                "containers": sorted(set(t["container"].to_pylist()) - {None})}
 
     def size(self, sha256: str) -> int:
         return self.s.size(*FOLDER, self.name(sha256))

@@ -124,7 +124,7 @@ def plan(sources: list, index: dict, versions, parts: int, chunk_bytes: int) -> 
 
 def land_one(lake, name: str, src, data: bytes) -> Landed:
     """One file's bytes -> bronze (when new) and its Landed record."""
-    from ..core.read import SUFFIXES, read_items_with_errors, screen_items
+    from ..core.read import SUFFIXES, read_items_with_errors, reading_family, screen_items
     from ..schemas import from_objects
 
     out = Landed(name, src.location, hashlib.sha256(data).hexdigest(), len(data), size=src.size,
@@ -134,9 +134,9 @@ def land_one(lake, name: str, src, data: bytes) -> Landed:
         if suffix not in SUFFIXES:
             raise SourceError(f"unsupported file type {suffix or '(none)'}: expected one of "
                               f"{' '.join(SUFFIXES)}", code="unsupported_type")
-        if lake.bronze.has(out.sha256):
-            meta = lake.bronze.summary(out.sha256)
-            out.items, out.encoding, out.ok = meta["items"], meta["encoding"], True
+        landed = lake.bronze.summary(out.sha256) if lake.bronze.has(out.sha256) else None
+        if landed and reading_family(landed["containers"]) == reading_family(name):
+            out.items, out.encoding, out.ok = landed["items"], landed["encoding"], True
             return out
         items, errors = screen_items(*read_items_with_errors(name, data))
         for err in errors:
@@ -144,6 +144,11 @@ def land_one(lake, name: str, src, data: bytes) -> Landed:
         if not items:
             raise SourceError(f"{name}: no usable item" + (f" ({len(errors)} record(s) rejected)"
                                                            if errors else " (empty?)"), code="no_items")
+        if landed:   # bronze holds these bytes read another way (a .txt and a .csv of one content)
+            raise SourceError(f"{name}: the same bytes were landed before under a name that reads them as "
+                              f"{reading_family(landed['containers'])}, and this name reads them as "
+                              f"{reading_family(name)}: bronze keeps one reading per content. Load one of "
+                              "the two files, or give them the same kind of name.", code="reading_conflict")
         # bronze holds the file as found: a source list's hints are the listing's, not the
         # file's (the same bytes may be listed twice, or a hint corrected later)
         bronze = from_objects("source_items", items,
