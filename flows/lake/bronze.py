@@ -10,6 +10,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from . import parquet
+from ..runtime.faults import crashpoint
 from ..schemas import TABLES
 from .storage import Storage
 
@@ -34,7 +35,10 @@ class Bronze:
         table = table.select(self.schema.names).cast(self.schema)
         buf = io.BytesIO()
         pq.write_table(table, buf, **parquet.options(table))
-        return self.s.write_new(buf.getvalue(), *FOLDER, self.name(sha256))
+        written = self.s.write_new(buf.getvalue(), *FOLDER, self.name(sha256))
+        if written:
+            crashpoint("bronze:written")
+        return written
 
     def read(self, shas: list[str]) -> pa.Table:
         """The items of landed source files (each file's in its order); a bronze file written
