@@ -253,7 +253,8 @@ class Planned:
     bi_whole: bool = False       # the BI tables must be rebuilt whole
     versions: object = None      # process.Versions: each source's version
     corrections: list = field(default_factory=list)   # the analysts' corrections (core.corrections)
-    repoint: bool = False        # the pointer is behind the tables (a run died before writing it)
+    repoint: bool = False        # a run died while publishing: the pointer is behind the tables, or its
+                                 # run left no report nor manifest (this run points again)
 
 
 def plan_run(settings, code_version: str, parts: int, log) -> Planned:
@@ -290,14 +291,22 @@ def plan_run(settings, code_version: str, parts: int, log) -> Planned:
     p = plan(sources, index, versions, parts, settings.chunk_bytes)
     cur = lake.records.current() or {}
     bi = cur.get("bi") or {}
-    bi_whole = bool(upgraded) or not lake.tables.exists("indicator_wide") or bi.get("stale", False) \
+    # a run that died while publishing: commits the pointer does not name (the BI tables may
+    # lack them: the dead run's regions are rebuilt with all the others), or a pointer whose run
+    # left no report, lake.duckdb nor manifest
+    ahead = not lake.pointer_is_current()
+    unreported = not ahead and lake.pointer_unreported()
+    bi_whole = bool(upgraded) or ahead or not lake.tables.exists("indicator_wide") or bi.get("stale", False) \
         or (bool(cur) and bi.get("tolerance") != settings.attainment_tolerance)
     log.info("plan: %d source(s), %d unchanged in the lake, %d to read%s", len(sources), len(p.unchanged),
              len(p.todo), f"; {len(rebuild)} to rebuild from bronze" if rebuild else "")
-    repoint = not lake.pointer_is_current()
-    if repoint:
+    repoint = ahead or unreported
+    if ahead:
         log.warning("the tables are ahead of the lake's pointer (_current.json): a run died after its commits; "
-                    "this run points at them")
+                    "this run points at them, the BI tables rebuilt whole")
+    elif unreported:
+        log.warning("the last publish (run %s) has no report nor manifest: its run died after its pointer; this "
+                    "run points again and writes them", cur.get("run_id"))
     return Planned(p, index, _validators(lake.records.input_state(), p.todo, index, versions), rebuild,
                    upgraded, bi_whole, versions, corrections, repoint)
 
