@@ -6,12 +6,13 @@ It imports Prefect, Great Expectations and the flow ONCE (~4 s), then answers on
 per line on stdin with one JSON line on stdout:
 
     {"argv": ["run", "--source", S, "--lake", L], "env": {"GWR_CRASH_AT": "..."}, "log": PATH}
- -> {"rc": 0 | 1 | -9 ..., "pid": N, "timed_out": false, "seconds": 1.9}
+ -> {"rc": 0 | 1 | -9 ..., "pid": N, "timed_out": false, "seconds": 1.9, "cpu": 1.2}
 
 by forking a child that runs `python -m flows <argv>` (flows.__main__.main) with that environment,
 its output in PATH (a child still running after req["timeout"] seconds, default 300, is
 killed and reported timed_out). The child is a separate process: a crash point kills it with SIGKILL and
-nothing else. rc is the child's exit status as subprocess gives it (-9: killed by SIGKILL).
+nothing else. rc is the child's exit status as subprocess gives it (-9: killed by SIGKILL); cpu
+the CPU seconds of the child (and of the processes it waited for).
 Nothing runs in this process but imports, so a forked child starts clean: no threads, no Prefect
 client yet. The child's own worker pool (flows/runtime/workers.py) starts as in any run.
 """
@@ -84,7 +85,7 @@ def main() -> None:
         deadline = t0 + float(req.get("timeout", 300))
         timed_out = False
         while True:  # wait, but never forever: a hung run is killed and reported
-            done, status = os.waitpid(pid, os.WNOHANG)
+            done, status, usage = os.wait4(pid, os.WNOHANG)
             if done:
                 break
             if time.monotonic() > deadline and not timed_out:
@@ -93,7 +94,8 @@ def main() -> None:
             time.sleep(0.02)
         print(json.dumps({"rc": os.waitstatus_to_exitcode(status), "pid": pid,
                           "timed_out": timed_out,
-                          "seconds": round(time.monotonic() - t0, 3)}), flush=True)
+                          "seconds": round(time.monotonic() - t0, 3),
+                          "cpu": round(usage.ru_utime + usage.ru_stime, 3)}), flush=True)
 
 
 if __name__ == "__main__":

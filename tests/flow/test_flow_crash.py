@@ -22,7 +22,8 @@ crash point, a copy of lake A gets run B with GWR_CRASH_AT=<point>, then
 Two cases kill the re-run too, during its own publish (the recovery), before a clean run.
 
 Every run is a fresh process forked from tests/flow/forkserver.py (Prefect and GX imported once),
-against the session's Prefect server; two fork servers run the cases two at a time. The runs do
+against the session's Prefect server; fork servers run the cases two (up to four, one per core) at
+a time. The runs do
 their work in their own process (GWR_WORKERS=0) except the cases marked `pool`, where the point
 is reached in a worker process of flows/runtime/workers.py (which then kills the run too): a
 pool's workers import Great Expectations anew in every run process, which would make each run
@@ -148,7 +149,8 @@ def servers(prefect_server, tmp_path_factory):
                PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", GX_ANALYTICS_ENABLED="false")
     for name in ("GWR_CRASH_AT", "GWR_PAUSE_AT", "GWR_WORKERS"):
         env.pop(name, None)
-    out = [ForkServer(env, home / f"forkserver{i}.log") for i in range(2)]
+    n = max(2, min(4, os.cpu_count() or 2))     # the cases run n at a time
+    out = [ForkServer(env, home / f"forkserver{i}.log") for i in range(n)]
     try:
         for s in out:
             s.ready()
@@ -353,12 +355,13 @@ def run_case(server: ForkServer, sc: dict, i: int, case) -> dict:
     folder.mkdir()
     lake = folder / "lake"
     shutil.copytree(sc["lake_a"], lake, symlinks=True)
-    out = {"points": [c.point for c in steps], "runs": 0, "problems": [], "seconds": 0.0}
+    out = {"points": [c.point for c in steps], "runs": 0, "problems": [], "seconds": 0.0, "cpu": 0.0}
     t0 = time.monotonic()
     for k, c in enumerate(steps):
         log = folder / f"crash{k}.log"
         r = server.run(sc["src_b"], lake, log, crash_at=c.point, pool=c.pool)
         out["runs"] += 1
+        out["cpu"] += r.get("cpu", 0.0)
         if r.get("timed_out"):
             out["problems"].append(f"the run to crash at {c.point!r} hung (killed after the timeout)")
             return out
@@ -369,6 +372,7 @@ def run_case(server: ForkServer, sc: dict, i: int, case) -> dict:
     log = folder / "rerun.log"
     r = server.run(sc["src_b"], lake, log)
     out["runs"] += 1
+    out["cpu"] += r.get("cpu", 0.0)
     if r["rc"] != 0:
         out["problems"].append(f"re-run failed: exit {r['rc']}: {log.read_text()[-2000:]}")
         return out
@@ -421,9 +425,10 @@ def test_kill_anywhere_then_rerun_gives_the_uninterrupted_tables(servers, scenar
         results = list(pool.map(work, enumerate(CASES)))
     elapsed = time.monotonic() - t0
     runs = sum(r["runs"] for r in results)
-    lines = [f"{' + '.join(r['points']):60s} runs={r['runs']} {r['seconds']:5.1f}s "
+    lines = [f"{' + '.join(r['points']):60s} runs={r['runs']} {r['seconds']:5.1f}s cpu {r['cpu']:4.1f}s "
              f"{'ok' if not r['problems'] else 'PROBLEMS'}" for r in results]
-    summary = f"{len(results)} crash cases, {runs} runs (+2 reference runs), {elapsed:.0f} s"
+    summary = (f"{len(results)} crash cases, {runs} runs (+2 reference runs), {elapsed:.0f} s, "
+               f"the runs' CPU {sum(r['cpu'] for r in results):.0f} s")
     print("\n".join(lines + [summary]))
     (scenario["root"] / "summary.txt").write_text("\n".join(lines + [summary]) + "\n")
     problems = [f"{' + '.join(r['points'])}: {p}" for r in results for p in r["problems"]]

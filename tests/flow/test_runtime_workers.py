@@ -182,3 +182,76 @@ def test_a_flow_under_dask_runs_its_work_where_dask_put_the_task(prefect_server,
     finally:
         workers._wanted = saved
     assert procs == 0 and pid == os.getpid() and dist in (0, 1)
+
+
+# ---- a run killed: its workers end with it ----------------------------------------------------
+KILLED_RUN = """
+import os, sys, time
+sys.path[:0] = [{repo!r}, {repo!r} + "/tests", {here!r}]
+from flows.runtime import workers
+import test_runtime_workers as t
+
+if __name__ == "__main__":
+    workers.configure(2)
+    busy = workers.submit(t._writes_for_a_while, {path!r})
+    idle = workers.submit(os.getpid)
+    print(idle.result(), flush=True)
+    time.sleep(600)
+"""
+
+
+def _writes_for_a_while(path: str) -> None:
+    """A job still writing when its run is killed (as a chunk staging its rows would be)."""
+    with open(path + ".pid", "w") as fh:
+        fh.write(str(os.getpid()))
+    for i in range(400):
+        with open(path, "a") as fh:
+            fh.write(f"{i}\n")
+        import time
+
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_the_workers_of_a_killed_run_end_with_it(tmp_path):
+    """A run's process SIGKILLed (the OOM killer, a crash point): its worker processes end within
+    a moment -- a busy one does not go on writing into the lake after the run's lock is gone, an
+    idle one does not wait for work for ever, holding its memory."""
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "written.txt"
+    script = tmp_path / "run.py"
+    here = str(REPO / "tests" / "flow")
+    script.write_text(KILLED_RUN.format(repo=str(REPO), here=here, path=str(out)))
+    run = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, cwd=tmp_path)
+    try:
+        line = run.stdout.readline()
+        assert line.strip().isdigit(), line + run.stdout.read()[-3000:]
+        idle = int(line)
+        deadline = time.monotonic() + 60
+        while not (out.exists() and out.read_text().count("\n") >= 3):
+            assert time.monotonic() < deadline, "the busy job never started"
+            time.sleep(0.05)
+        busy = int((tmp_path / "written.txt.pid").read_text())
+    finally:
+        run.kill()
+        run.wait()
+    time.sleep(3)
+    written = out.read_text().count("\n")
+    time.sleep(1)
+    leftover = [pid for pid in (busy, idle) if _alive(pid)]
+    for pid in leftover:   # do not leave them behind, whatever the verdict
+        os.kill(pid, signal.SIGKILL)
+    assert out.read_text().count("\n") == written, "a worker of the killed run went on writing"
+    assert not leftover, f"worker processes {leftover} outlived their run"
