@@ -2,8 +2,9 @@
 (flows/runtime/faults.py, GWR_CRASH_AT), twice during a recovery, then run again.
 
 Scenario: lake A holds the run over {a.txt, b.txt}; run B reads {a.txt (same bytes), b.txt
-(other bytes), c.txt (new), empty.txt (quarantined)} and changes every Delta table. For every
-crash point, a copy of lake A gets run B with GWR_CRASH_AT=<point>, then
+(other bytes), c.txt (new), empty.txt (quarantined)} and changes every Delta table (a run that
+reads again a source the lake holds overwrites the rows of its sources). For every crash point,
+a copy of lake A gets run B with GWR_CRASH_AT=<point>, then
 
   * right after the kill, before anything else runs, what each reader sees is lake A's version
     or the uninterrupted run B's, never a mix within a table, never a partial file:
@@ -19,7 +20,9 @@ crash point, a copy of lake A gets run B with GWR_CRASH_AT=<point>, then
     the same rows, bronze holds the same files, the quarantine the same records, nothing is
     left in _staging, and the last manifest is the published run's.
 
-Two cases kill the re-run too, during its own publish (the recovery), before a clean run.
+Two cases kill the re-run too, during its own publish (the recovery), before a clean run. Run C
+reads {a.txt, b.txt (both as lake A holds them), c.txt (new)}: a run of new sources only appends
+its rows; three cases kill it between its commits.
 
 Every run is a fresh process forked from tests/flow/forkserver.py (Prefect and GX imported once),
 against the session's Prefect server; fork servers run the cases two (up to four, one per core)
@@ -63,12 +66,14 @@ class Crash:
     """Where run B is killed, and what a reader sees right after: each Delta table in
     DELTA_TABLES order (reports, indicator_mentions, indicator_panel, indicator_wide,
     target_attainment, sources), the pointer's set, lake.duckdb (O: lake A's, N: run B's).
-    pool: the run has worker processes (the point is reached in one of them)."""
+    pool: the run has worker processes (the point is reached in one of them); run: B (it
+    overwrites the rows of sources the lake holds), or C (new sources only: it appends)."""
     point: str
     tables: str
     pointer: str = "O"
     duckdb: str = "O"
     pool: bool = False
+    run: str = "B"
 
 
 def _publish(table: str) -> list[Crash]:
@@ -104,6 +109,10 @@ CASES: list[Crash | tuple[Crash, ...]] = [
      Crash("publish:indicator_wide:committed", "NNNNOO")),
     (Crash("publish:sources:committed", "NNNNNN"),
      Crash("publish:pointer:before", "NNNNNN")),
+    # run C appends: killed with some tables appended to, the source index not yet committed
+    Crash("publish:reports:committed", "NOOOOO", run="C"),
+    Crash("publish:indicator_panel:committed", "NNNOOO", run="C"),
+    Crash("publish:target_attainment:committed", "NNNNNO", run="C"),
 ]
 
 
@@ -259,44 +268,63 @@ def latest_versions(lake: Path) -> dict:
 
 
 # ---- the scenario -------------------------------------------------------------------------------
-def make_sources(root: Path) -> tuple[Path, Path]:
-    a, b = root / "src_a", root / "src_b"
-    a.mkdir()
-    b.mkdir()
-    shutil.copy(SEEDS / "000_c9b0bbd917161d38.txt", a / "a.txt")
-    shutil.copy(SEEDS / "001_9eeac6bb57bd8a70.txt", a / "b.txt")
-    shutil.copy(SEEDS / "000_c9b0bbd917161d38.txt", b / "a.txt")
-    shutil.copy(SEEDS / "003_10be600c11dd0ddc.txt", b / "b.txt")
-    shutil.copy(SEEDS / "004_0884824e28a0f3f2.txt", b / "c.txt")
-    (b / "empty.txt").write_bytes(b"")
-    return a, b
+SOURCES = {   # folder -> {file: seed}
+    "src_a": {"a.txt": "000_c9b0bbd917161d38.txt", "b.txt": "001_9eeac6bb57bd8a70.txt"},
+    "src_b": {"a.txt": "000_c9b0bbd917161d38.txt", "b.txt": "003_10be600c11dd0ddc.txt",
+              "c.txt": "004_0884824e28a0f3f2.txt", "empty.txt": None},
+    "src_c": {"a.txt": "000_c9b0bbd917161d38.txt", "b.txt": "001_9eeac6bb57bd8a70.txt",
+              "c.txt": "004_0884824e28a0f3f2.txt"},
+}
+
+
+def make_sources(root: Path) -> dict[str, Path]:
+    out = {}
+    for folder, files in SOURCES.items():
+        out[folder] = root / folder
+        out[folder].mkdir()
+        for name, seed in files.items():
+            if seed:
+                shutil.copy(SEEDS / seed, out[folder] / name)
+            else:
+                (out[folder] / name).write_bytes(b"")
+    return out
 
 
 @pytest.fixture(scope="module")
 def scenario(servers, tmp_path_factory):
+    """Lake A, and the uninterrupted runs B and C on copies of it: what a reader must see."""
     root = tmp_path_factory.mktemp("crash")
-    src_a, src_b = make_sources(root)
+    src = make_sources(root)
     (root / "A").mkdir()
     lake_a = root / "A" / "lake"
-    r = servers[0].run(src_a, lake_a, root / "A.log")
+    r = servers[0].run(src["src_a"], lake_a, root / "A.log")
     assert r["rc"] == 0, (root / "A.log").read_text()[-3000:]
-    (root / "B").mkdir()
-    lake_b = root / "B" / "lake"
-    shutil.copytree(lake_a, lake_b, symlinks=True)
-    r = servers[0].run(src_b, lake_b, root / "B.log")
-    assert r["rc"] == 0, (root / "B.log").read_text()[-3000:]
-    old, new = snapshot(lake_a), snapshot(lake_b)
+    old = snapshot(lake_a)
     for reader in ("pointer", "duckdb"):   # every reader of a finished run sees the same rows
-        assert old[reader] == old["delta"] and new[reader] == new["delta"], reader
-    for t in DELTA_TABLES:                 # run B changes every table: old and new differ
-        assert old["delta"][t] and new["delta"][t] and old["delta"][t] != new["delta"][t], t
-    assert {q[:2] for q in quarantined(lake_b)} == {("empty.txt", "fetch")}, quarantined(lake_b)
-    assert not damaged(lake_b), damaged(lake_b)
-    return dict(root=root, src_b=src_b, lake_a=lake_a, lake_b=lake_b, old=old["delta"], new=new["delta"],
-                quarantine=quarantined(lake_b), bronze=bronze(lake_b))
+        assert old[reader] == old["delta"], reader
+    runs = {}
+    for name in ("B", "C"):
+        (root / name).mkdir()
+        lake = root / name / "lake"
+        shutil.copytree(lake_a, lake, symlinks=True)
+        r = servers[0].run(src[f"src_{name.lower()}"], lake, root / f"{name}.log")
+        assert r["rc"] == 0, (root / f"{name}.log").read_text()[-3000:]
+        new = snapshot(lake)
+        for reader in ("pointer", "duckdb"):
+            assert new[reader] == new["delta"], (name, reader)
+        for t in DELTA_TABLES:             # the run changes every table: old and new differ
+            assert old["delta"][t] and new["delta"][t] and old["delta"][t] != new["delta"][t], (name, t)
+        assert not damaged(lake), damaged(lake)
+        runs[name] = dict(src=src[f"src_{name.lower()}"], old=old["delta"], new=new["delta"],
+                          quarantine=quarantined(lake), bronze=bronze(lake))
+    assert {q[:2] for q in runs["B"]["quarantine"]} == {("empty.txt", "fetch")}, runs["B"]["quarantine"]
+    assert runs["C"]["quarantine"] == set()
+    # C reads c.txt alone: its commits append (B's overwrite the rows of its sources)
+    assert runs["C"]["new"]["reports"][0] == old["delta"]["reports"][0] + 1
+    return dict(root=root, lake_a=lake_a, runs=runs)
 
 
-def check_crash(sc: dict, lake: Path, c: Crash) -> list[str]:
+def check_crash(ref: dict, lake: Path, c: Crash) -> list[str]:
     """What a reader sees right after the kill at c.point."""
     problems = []
     try:
@@ -304,39 +332,39 @@ def check_crash(sc: dict, lake: Path, c: Crash) -> list[str]:
     except Exception as exc:  # noqa: BLE001 - a reader that cannot read the lake is a finding
         return [f"a reader failed: {type(exc).__name__}: {exc}"]
     for t, want in zip(DELTA_TABLES, c.tables):
-        problems += _compare(sc, f"deltalake over {t}", seen["delta"][t], t, want)
+        problems += _compare(ref, f"deltalake over {t}", seen["delta"][t], t, want)
     for reader, want in (("pointer", c.pointer), ("duckdb", c.duckdb)):
         for t in DELTA_TABLES:
-            problems += _compare(sc, f"{reader} reader of {t}", seen[reader][t], t, want)
+            problems += _compare(ref, f"{reader} reader of {t}", seen[reader][t], t, want)
     problems += damaged(lake)
     return problems
 
 
-def _compare(sc: dict, what: str, got, table: str, want: str) -> list[str]:
+def _compare(ref: dict, what: str, got, table: str, want: str) -> list[str]:
     key = "old" if want == "O" else "new"
-    if got == sc[key][table]:
+    if got == ref[key][table]:
         return []
     other = "new" if key == "old" else "old"
-    is_ = f"the {other} one" if got == sc[other][table] else f"neither old nor new: {got}"
+    is_ = f"the {other} one" if got == ref[other][table] else f"neither old nor new: {got}"
     return [f"{what} should see the {key} table, it sees {is_}"]
 
 
-def check_converged(sc: dict, lake: Path) -> list[str]:
+def check_converged(ref: dict, lake: Path) -> list[str]:
     """After the re-run: the uninterrupted run's tables, everywhere."""
     problems = []
     seen = snapshot(lake)
     for reader in ("delta", "pointer", "duckdb"):
         for t in DELTA_TABLES:
-            if seen[reader][t] != sc["new"][t]:
+            if seen[reader][t] != ref["new"][t]:
                 problems.append(f"after the re-run the {reader} reader's {t} differs from the "
-                                f"uninterrupted run's: {seen[reader][t]} != {sc['new'][t]}")
+                                f"uninterrupted run's: {seen[reader][t]} != {ref['new'][t]}")
     cur = json.loads((lake / "_current.json").read_text(encoding="utf-8"))
     if cur["versions"] != latest_versions(lake):
         problems.append(f"the pointer names {cur['versions']}, the tables are at {latest_versions(lake)}")
-    if quarantined(lake) != sc["quarantine"]:
-        problems.append(f"quarantine {sorted(quarantined(lake))} != {sorted(sc['quarantine'])}")
-    if bronze(lake) != sc["bronze"]:
-        problems.append(f"bronze files {sorted(bronze(lake) ^ sc['bronze'])} differ")
+    if quarantined(lake) != ref["quarantine"]:
+        problems.append(f"quarantine {sorted(quarantined(lake))} != {sorted(ref['quarantine'])}")
+    if bronze(lake) != ref["bronze"]:
+        problems.append(f"bronze files {sorted(bronze(lake) ^ ref['bronze'])} differ")
     staged = sorted(p.relative_to(lake).as_posix() for p in (lake / "_staging").rglob("*")) \
         if (lake / "_staging").exists() else []
     if staged:
@@ -355,11 +383,13 @@ def run_case(server: ForkServer, sc: dict, i: int, case) -> dict:
     folder.mkdir()
     lake = folder / "lake"
     shutil.copytree(sc["lake_a"], lake, symlinks=True)
-    out = {"points": [c.point for c in steps], "runs": 0, "problems": [], "seconds": 0.0, "cpu": 0.0}
+    ref = sc["runs"][steps[0].run]
+    out = {"points": [f"{c.point} ({c.run})" for c in steps], "runs": 0, "problems": [], "seconds": 0.0,
+           "cpu": 0.0}
     t0 = time.monotonic()
     for k, c in enumerate(steps):
         log = folder / f"crash{k}.log"
-        r = server.run(sc["src_b"], lake, log, crash_at=c.point, pool=c.pool)
+        r = server.run(ref["src"], lake, log, crash_at=c.point, pool=c.pool)
         out["runs"] += 1
         out["cpu"] += r.get("cpu", 0.0)
         if r.get("timed_out"):
@@ -368,15 +398,15 @@ def run_case(server: ForkServer, sc: dict, i: int, case) -> dict:
         if r["rc"] != -9:
             out["problems"].append(f"crash point {c.point!r} not reached: exit {r['rc']} (log {log})")
             return out
-        out["problems"] += [f"after the crash at {c.point}: {p}" for p in check_crash(sc, lake, c)]
+        out["problems"] += [f"after the crash at {c.point}: {p}" for p in check_crash(ref, lake, c)]
     log = folder / "rerun.log"
-    r = server.run(sc["src_b"], lake, log)
+    r = server.run(ref["src"], lake, log)
     out["runs"] += 1
     out["cpu"] += r.get("cpu", 0.0)
     if r["rc"] != 0:
         out["problems"].append(f"re-run failed: exit {r['rc']}: {log.read_text()[-2000:]}")
         return out
-    out["problems"] += check_converged(sc, lake)
+    out["problems"] += check_converged(ref, lake)
     out["seconds"] = round(time.monotonic() - t0, 1)
     return out
 
