@@ -361,7 +361,7 @@ def test_the_bi_stage_updates_the_changed_regions_as_a_rebuild_would(real_panel,
     all_regions = {r for r in real_panel["region"].to_pylist() if r} | {"全国"}
     assert "全国" in regions and "呼伦贝尔市海拉尔区" in regions and regions < all_regions
     pub = publish(str(lake.location()), run, "cv", replaced + ["national_2010_2023.jsonl"], [],
-                  res.regions, True)
+                  res.regions, True, bi_panel_version=res.panel_version, replaced=replaced)
     assert set(BI_TABLES) <= set(pub.committed)
 
     published_panel = lake.read("indicator_panel")
