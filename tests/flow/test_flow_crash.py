@@ -52,7 +52,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO, SEEDS
+from flowkit import REPO, SEEDS
 from flows.schemas import DELTA_TABLES, TABLES
 
 pytestmark = pytest.mark.timeout(900)

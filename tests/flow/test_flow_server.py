@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from conftest import REPO, SEEDS
+from flowkit import REPO, SEEDS
 from flows.runtime.localserver import prefect_server
 from helpers import sort_rows
 

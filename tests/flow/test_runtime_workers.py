@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from conftest import REPO
+from flowkit import REPO
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -45,7 +45,8 @@ def chart_ids(page: str) -> list[str]:
 PANEL_ROW = dict(source_name="x.txt", doc_index=1, region="甲市", tier="city", province="乙省",
                  indicator="gdp", kind="actual", measure="growth_pct", year=2020, value=-2.5,
                  value_high=None, unit="percent", qualifier=None, estimate=False, strength=None,
-                 status="reported", value_text="-2.5%", quote="下降2.5%", start=0, end=2)
+                 status="reported", value_text="-2.5%", quote="下降2.5%", start=0, end=2,
+                 rule="direct", subject="explicit", confidence="high")
 
 
 # ---- written by the run ------------------------------------------------------------------

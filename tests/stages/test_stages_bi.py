@@ -23,7 +23,8 @@ from helpers import CORPUS, SEEDS, items_of, sort_rows
 BASE = dict(source_name="a.txt", doc_index=1, region="甲市", tier="city", province="乙省",
             indicator="gdp", kind="actual", measure="growth_pct", year=2022, value=5.0,
             value_high=None, unit="percent", qualifier=None, estimate=False, strength=None,
-            status="reported", value_text="5%", quote="增长5%", start=0, end=2)
+            status="reported", value_text="5%", quote="增长5%", start=0, end=2,
+            rule="direct", subject="explicit", confidence="high")
 
 
 def panel(*rows: dict) -> pa.Table:
@@ -288,19 +289,6 @@ def test_the_attainment_suite_knows_met_about():
     assert sets and set(sets[0]) == {"met", "met_about", "missed", "unknown"}
 
 
-def test_wide_suite_bounds_every_value_column():
-    import csv
-
-    with open(REPO / "flows" / "vocab" / "plausible.csv", encoding="utf-8") as fh:
-        plausible = {(r["measure"], r["unit"]): (float(r["min"]), float(r["max"])) for r in csv.DictReader(fh)}
-    suite = json.loads((REPO / "expectations" / "indicator_wide.json").read_text(encoding="utf-8"))
-    bounds = {e["kwargs"]["column"]: (e["kwargs"]["min_value"], e["kwargs"]["max_value"])
-              for e in suite["expectations"] if e["type"] == "expect_column_values_to_be_between"
-              and "row_condition" not in e["kwargs"] and "max_value" in e["kwargs"]}
-    for (code, measure, unit), col in wide_value_columns().items():
-        assert bounds.get(col) == plausible[(measure, unit)], col
-
-
 def test_bi_suites_pass_on_real_tables_and_catch_broken_ones(real_panel, national_panel):
     from flows.quality import validate_tables
 
@@ -311,9 +299,7 @@ def test_bi_suites_pass_on_real_tables_and_catch_broken_ones(real_panel, nationa
     assert set(ok.gx_results) == set(BI_TABLES)
 
     wide = tables["indicator_wide"]
-    i = wide.schema.get_field_index("gdp_growth_pct")
     broken_wide = pa.concat_tables([wide, wide.slice(0, 1)])  # a duplicate key
-    broken_wide = broken_wide.set_column(i, "gdp_growth_pct", pa.array([5000.0] * broken_wide.num_rows))
     att = tables["target_attainment"]
     j = att.schema.get_field_index("status")
     broken_att = att.set_column(j, "status", pa.array(["met"] * att.num_rows))  # met, no actual
@@ -321,8 +307,23 @@ def test_bi_suites_pass_on_real_tables_and_catch_broken_ones(real_panel, nationa
     assert not bad.success
     failed = {(f.table, f.expectation, f.kwargs.get("column")) for f in bad.failures}
     assert ("indicator_wide", "expect_compound_columns_to_be_unique", None) in failed
-    assert ("indicator_wide", "expect_column_values_to_be_between", "gdp_growth_pct") in failed
     assert ("target_attainment", "expect_column_values_to_not_be_null", "actual") in failed
+
+
+def test_an_implausible_wide_value_is_caught_in_the_panel(real_panel):
+    """indicator_wide holds the panel's values (test_real_wide_table_has_the_panel_values), so a
+    GDP growth of 5000% is caught by the panel's suite, before the wide table is built from it
+    (tests/quality/test_quality_suites.py: every wide value column's range)."""
+    from flows.quality import validate_tables
+
+    growth = pc.and_(pc.equal(real_panel["indicator"], "gdp"), pc.equal(real_panel["measure"], "growth_pct"))
+    i = real_panel.schema.get_field_index("value")
+    broken = real_panel.set_column(i, "value", pc.if_else(growth, 5000.0, real_panel["value"]))
+    assert validate_tables({"indicator_panel": real_panel}).success
+    bad = validate_tables({"indicator_panel": broken})
+    ranges = [f for f in bad.failures if f.expectation == "expect_column_values_to_be_between"]
+    assert [(f.kwargs["column"], f.examples[0]) for f in ranges] == [("value", 5000.0)]
+    assert "growth_pct" in str(ranges[0].kwargs["row_condition"])
 
 
 # ---- the BI stage on a lake: an incremental update equals a rebuild ------------------------------
