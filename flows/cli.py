@@ -89,7 +89,7 @@ def cmd_history(args) -> int:
     if not rows:
         print(f"no table in {args.lake} yet (run `python -m flows run` first)")
         return 0
-    cols = ("table", "version", "time", "operation", "run_id", "rows_added", "rows_removed", "tags")
+    cols = ("table", "version", "time", "operation", "run_id", "rows", "rows_added", "rows_removed", "tags")
     widths = {c: max(len(c), *(len(str(r.get(c) if r.get(c) is not None else "")) for r in rows)) for c in cols}
     print("  ".join(c.ljust(widths[c]) for c in cols))
     for r in rows:

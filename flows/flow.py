@@ -60,11 +60,17 @@ def gwr_lake(settings: Settings = Settings()) -> dict:
     run_id, cv, started = _run_id(), code_version(), _now()
     workers.configure(settings.workers, settings.task_runner)
     lake = Lake(settings.lake)
-    get_run_logger().info("run %s: %s -> %s (code version %s)", run_id, settings.source, lake.location(), cv)
-    with lake.lock(settings.lock_timeout_s):
-        outcome = _stages(settings, run_id, cv)
-        summary = finish(settings, run_id, cv, started, outcome, tasks.report)
-    tasks.artifacts(summary.as_dict(), settings)
+    log = get_run_logger()
+    log.info("run %s: %s -> %s (code version %s)", run_id, settings.source, lake.location(), cv)
+    with lake.lock(settings.lock_timeout_s, on_wait=log.warning):
+        try:
+            outcome = _stages(settings, run_id, cv)
+            summary = finish(settings, run_id, cv, started, outcome, tasks.report)
+            tasks.artifacts(summary.as_dict(), settings)   # a failed run's show its staged rows
+        finally:
+            # what the run staged and did not publish (failed validation, an error): on object
+            # storage there is no lock whose next holder would clear it
+            lake.staging.discard(run_id)
     if summary.status not in ("published", "nothing_new"):
         raise RunFailed(summary.error or summary.status)
     return summary.as_dict()
@@ -75,6 +81,7 @@ def _stages(settings: Settings, run_id: str, cv: str) -> dict:
     summary."""
     from time import perf_counter
 
+    from .stages.finish import record_quarantine
     from .stages.process import gather, leftovers
 
     t0, marks = perf_counter(), {}
@@ -93,10 +100,13 @@ def _stages(settings: Settings, run_id: str, cv: str) -> dict:
     for i, part in enumerate(leftovers(landed, planned.rebuild, downloaded)):
         processes.append(tasks.process.submit(settings, run_id, part, planned, len(chunks) + i + 1, len(part)))
     work = gather(planned, landed, [p.result() for p in processes], planned.versions, run_id)
+    record_quarantine(settings.lake, run_id, work.quarantined)
     crashpoint("flow:processed")
     marks["fetch_and_process"] = perf_counter() - t0
     out = {"planned": planned, "work": work, "seconds": marks}
     if not work.to_publish:
+        if planned.repoint:    # nothing new, but a dead run's commits are not named yet
+            out["published"] = tasks.publish(settings, run_id, cv, work, None)
         return out
     checks = [tasks.validate.submit(settings, run_id, t, work.checked_sources) for t in CHECKED]
     out["validation"] = tasks.record_validation(settings, run_id, [c.result() for c in checks])

@@ -58,7 +58,9 @@ def process(settings: Settings, run_id: str, landed: list, planned, index: int, 
         f.location == "bronze" or not holds(held.get(f.source_name), f.sha256, versions(f.source_name)))]
     if not todo:
         return ChunkResult()
-    res = workers.run(process_chunk, settings.lake, run_id, f"chunk-{index:04d}", todo, planned.corrections)
+    hints = {n: versions.hint(n) for n, _ in todo if versions.hint(n)}
+    res = workers.run(process_chunk, settings.lake, run_id, f"chunk-{index:04d}", todo, planned.corrections,
+                      hints)
     log.info("processed %d source(s) in %.2f s: %d report(s), %d debris line(s) removed, %d mention(s), "
              "%d panel row(s)", len(todo), res.seconds, res.stat("reports"), res.stat("debris_lines_removed"),
              res.stat("mentions"), res.stat("panel_rows"))
@@ -119,7 +121,7 @@ def publish(settings: Settings, run_id: str, code_version: str, work, bi_result)
     out = commit(settings.lake, run_id, code_version, work.processed, work.index_rows,
                  bi_result.regions if bi_ok else None, bi_ok, extra,
                  bi_result.panel_version if bi_result is not None else None,
-                 [n for n in work.processed if n in work.held_before])
+                 work.replaced)
     get_run_logger().info("published: %s", ", ".join(f"{t} v{out.versions[t]}" for t in out.committed) or
                           "nothing changed")
     return out

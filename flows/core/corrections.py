@@ -82,10 +82,18 @@ def stem_of(source_name: str) -> str:
     return PurePosixPath(source_name).stem
 
 
-def for_source(corrections: list[Correction], source_name: str) -> list[Correction]:
-    """The corrections of a source's documents (doc ids name a source by its file stem)."""
+def names_of(source_name: str) -> tuple[str, str]:
+    """The two ways a doc id names a source: by its file stem, as the reference labels do
+    (2023/a.txt -> a), or with its folder, as the BI tables do (2023/a)."""
+    folder, _, _ = source_name.rpartition("/")
     stem = stem_of(source_name)
-    return [c for c in corrections if c.doc_id.rpartition("#")[0] == stem]
+    return stem, (f"{folder}/{stem}" if folder else stem)
+
+
+def for_source(corrections: list[Correction], source_name: str) -> list[Correction]:
+    """The corrections of a source's documents."""
+    names = names_of(source_name)
+    return [c for c in corrections if c.doc_id.rpartition("#")[0] in names]
 
 
 def digest(corrections: list[Correction]) -> str:
@@ -103,9 +111,11 @@ def apply(rows: list[PanelRow], reports: list[Report], corrections: list[Correct
     """The panel rows of one source with its corrections applied -> (rows, applied, unmatched):
     what was done and what no longer matches, one line each."""
     by_key = {(f"{stem_of(r.source_name)}#{r.doc_index}", r.indicator, r.kind, r.measure): r for r in rows}
-    docs = {f"{stem_of(r.source_name)}#{r.doc_index}": r for r in reports if r.is_report}
+    docs = {f"{name}#{r.doc_index}": r for r in reports if r.is_report for name in names_of(r.source_name)}
     applied, unmatched, dropped, added = [], [], set(), []
     for c in corrections:
+        if c.doc_id in docs:        # the stem form, whichever form the analyst wrote
+            c = replace(c, doc_id=f"{stem_of(docs[c.doc_id].source_name)}#{docs[c.doc_id].doc_index}")
         row = by_key.get(c.key)
         if c.doc_id not in docs:
             unmatched.append(f"line {c.line}: {c.doc_id} is not a report of this source")

@@ -38,6 +38,9 @@ from .storage import Storage, is_url
 from .tables import Commit, DeltaTables, predicate  # noqa: F401
 
 
+POINT_ATTEMPTS = 20
+
+
 class Lake:
     def __init__(self, root: str | os.PathLike = "lake"):
         self.storage = Storage(root)
@@ -54,23 +57,32 @@ class Lake:
 
     # ---- one writer at a time ------------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self, timeout_s: float = 3600.0, poll_s: float = 0.5):
+    def lock(self, timeout_s: float = 3600.0, poll_s: float = 0.5, on_wait=None):
         """One writing run at a time on a local lake: a second run waits (up to timeout_s) for
-        the first, then finds its work done. On object storage there is no lock: Delta's
-        conditional put keeps concurrent commits apart (a commit that loses is retried)."""
+        the first, then finds its work done; on_wait(message) is called once when it starts
+        waiting (the flow logs it: a run that waits says why). On object storage there is no
+        lock: Delta's conditional put keeps concurrent commits apart (a commit that loses is
+        retried)."""
         if self.storage.url:
             yield self
             return
         import fcntl
 
         os.makedirs(self.storage.root, exist_ok=True)
-        with open(os.path.join(self.storage.root, ".lock"), "w") as fh:
+        # "a": the lock file is created once and never truncated (a run that finds nothing new
+        # leaves every file of the lake as it was, its times included)
+        with open(os.path.join(self.storage.root, ".lock"), "a") as fh:
             deadline = time.monotonic() + timeout_s
+            waiting = False
             while True:
                 try:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except OSError:
+                    if on_wait is not None and not waiting and timeout_s > 0:
+                        on_wait(f"another run is writing to {self.storage.root} (its lock is "
+                                f"{self.storage.root}/.lock): waiting for it to finish, up to {timeout_s:g} s")
+                    waiting = True
                     if time.monotonic() >= deadline:
                         raise LakeBusy(f"another run has been writing to {self.storage.root} for over "
                                        f"{timeout_s:g} s (its lock is {self.storage.root}/.lock)") from None
@@ -120,15 +132,35 @@ class Lake:
 
     def point(self, run_id: str, code_version: str, extra: dict | None = None) -> dict:
         """Write _current.json: the set of versions readers should see together (every Delta
-        table at its latest version, after a publish's commits)."""
+        table at its latest version, after a publish's commits). Another writer may commit and
+        point between our reading the versions and writing (object storage has no lock): the
+        versions are read again after writing, and written again until they stand, so that the
+        last pointer written names every commit made before it."""
         versions = self.latest_versions()
-        pointer = {"run_id": run_id, "published_at": utcnow(), "code_version": code_version,
-                   "versions": versions, **(extra or {})}
         crashpoint("publish:pointer:before")
-        self.records.write_current(pointer)
-        crashpoint("publish:pointer:written")
+        for _ in range(POINT_ATTEMPTS):
+            pointer = {"run_id": run_id, "published_at": utcnow(), "code_version": code_version,
+                       "versions": versions, **(extra or {})}
+            self.records.write_current(pointer)
+            crashpoint("publish:pointer:written")
+            now = self.latest_versions()
+            if now == versions:
+                break
+            versions = now
         return pointer
 
     def pointer_is_current(self) -> bool:
-        cur = self.records.current()
-        return bool(cur) and cur.get("versions") == self.latest_versions()
+        """The pointer names every table's latest data: its version, or an older one that only
+        vacuum's commits (no data) followed. True for a lake with no table yet. False after a
+        run died between its commits and its pointer: the next run points."""
+        named = (self.records.current() or {}).get("versions") or {}
+        latest = self.latest_versions()
+        if set(named) != set(latest):
+            return False
+        return all(v == named[t] or self.tables.only_maintenance(t, named[t]) for t, v in latest.items())
+
+    def pointer_unreported(self) -> bool:
+        """The pointer's run left no manifest: it died after writing the pointer, before its
+        report, lake.duckdb and manifest (the next run points again and writes them)."""
+        cur = self.records.current() or {}
+        return bool(cur.get("run_id")) and not self.storage.exists("manifests", f"{cur['run_id']}.json")

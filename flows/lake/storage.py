@@ -92,11 +92,12 @@ class Storage:
             return None
 
     def write_bytes(self, data: bytes, *parts: str) -> str:
-        """Write a whole file: a temporary name and a rename locally, one PUT on object storage."""
+        """Write a whole file: a temporary name and a rename locally, one PUT on object storage.
+        -> its address (uri: an s3:// URL, or the local path)."""
         p = self.path(*parts)
         if self.url:
             self.fs.pipe_file(p, data)
-            return p
+            return self.uri(*parts)
         Path(p).parent.mkdir(parents=True, exist_ok=True)
         tmp = f"{p}.{uuid.uuid4().hex[:8]}.tmp"
         try:
@@ -112,12 +113,19 @@ class Storage:
 
     def write_new(self, data: bytes, *parts: str) -> bool:
         """Write a file only when no file has the name (content-addressed bronze): False when
-        one was there. Two writers of the same bytes: one wins, the other finds it there."""
+        one was there. Two writers of the same bytes: one wins, the other finds it there (on
+        object storage a conditional PUT, If-None-Match: s3fs's exclusive "xb" mode)."""
         p = self.path(*parts)
         if self.url:
             if self.fs.exists(p):
                 return False
-            self.fs.pipe_file(p, data)
+            try:
+                with self.fs.open(p, "xb") as fh:
+                    fh.write(data)
+            except FileExistsError:
+                return False
+            except (ValueError, NotImplementedError):   # a filesystem without exclusive create
+                self.fs.pipe_file(p, data)
             return True
         Path(p).parent.mkdir(parents=True, exist_ok=True)
         tmp = f"{p}.{uuid.uuid4().hex[:8]}.tmp"
@@ -147,6 +155,17 @@ class Storage:
             return []
         return sorted(n for n in names if n.endswith(suffix))
 
+    def folders(self, *parts: str) -> list[str]:
+        """The names of the folders in a folder of the lake, sorted."""
+        p = self.path(*parts)
+        try:
+            if self.url:
+                return sorted(i["name"].rstrip("/").rsplit("/", 1)[-1] for i in self.fs.ls(p, detail=True)
+                              if i.get("type") == "directory")
+            return sorted(e.name for e in os.scandir(p) if e.is_dir(follow_symlinks=False))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
     def size(self, *parts: str) -> int:
         p = self.path(*parts)
         return int(self.fs.size(p)) if self.url else os.path.getsize(p)
@@ -171,9 +190,16 @@ class Storage:
         shutil.rmtree(p, ignore_errors=True)
 
     def move_tree(self, src: tuple[str, ...], dst: tuple[str, ...]) -> None:
+        """Move a folder: one rename locally; on object storage every object copied, then the
+        originals deleted (fsspec's recursive mv copies the folder's own key too, which an
+        object store does not have, and fails)."""
         a, b = self.path(*src), self.path(*dst)
         if self.url:
-            self.fs.mv(a, b, recursive=True)
+            files = self.fs.find(a)
+            for f in files:
+                self.fs.copy(f, b + f[len(a):])
+            if files:
+                self.fs.rm(files)
         else:
             Path(b).parent.mkdir(parents=True, exist_ok=True)
             os.replace(a, b)

@@ -24,7 +24,9 @@ from .storage import Storage
 
 RUN_KEY = "gwr_run_id"
 CODE_KEY = "gwr_code_version"
-COMMIT_RETRIES = 10
+COMMIT_RETRIES = 10       # deltalake's own, for a commit that does not conflict with the other
+CONFLICT_RETRIES = 5      # ours: the whole write again, after a concurrent commit of the same rows
+MAINTENANCE = ("VACUUM START", "VACUUM END")   # commits that change no row of a table
 
 
 @dataclass(frozen=True)
@@ -98,68 +100,132 @@ class DeltaTables:
                replace: tuple[str, list] | None = None, whole: bool = False) -> Commit | None:
         """One commit: append `data` (an Arrow table or dataset); or, with replace=(column,
         values), overwrite the rows whose column is in values with `data` (whose rows must all
-        match); or, `whole`, replace the table. -> the version made (None: nothing to do)."""
-        from deltalake import CommitProperties
+        match); or, `whole`, replace the table. -> the version made (None: nothing to do).
 
-        _, schema, part = TABLES[table]
+        Another writer's commit in between (another run on object storage, which has no lock):
+        deltalake retries a commit that does not conflict; one that does (both replaced the same
+        rows: "a concurrent transaction added new data ... must be rerun") is written again over
+        the new version, up to CONFLICT_RETRIES times -- the rows replaced are this run's, whole."""
+        import random
+        import time
+
+        from deltalake.exceptions import CommitFailedError
+
+        _, schema, _ = TABLES[table]
         if isinstance(data, pa.Table):
             data = data.select(schema.names).cast(schema)
             sample, rows = data, data.num_rows
         else:                                   # a dataset of staged files: streamed
             sample = data.head(256, columns=schema.names)
             rows = data.count_rows()
-        exists = self.exists(table)
-        if exists and not whole and not rows and not (replace and replace[1]):
-            return None
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                if not self._write(table, data, sample, rows, run_id, code_version, replace, whole):
+                    return None
+                break
+            except CommitFailedError:
+                if attempt == CONFLICT_RETRIES:
+                    raise
+                time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+        # the version this commit made: the latest, unless another writer committed since
+        dt, entries = self._history(table, 32)
+        mine = next((h["version"] for h in entries if h.get(RUN_KEY) == run_id), None)
+        if mine is not None and mine != dt.version():
+            dt.load_as_version(mine)
+        return Commit(table, dt.version(), dt.count())
+
+    def _history(self, table: str, limit: int | None = None):
+        """(the table at its latest version, its commits newest first), numbered right:
+        deltalake numbers history entries down from the version it loaded, while it lists the
+        newest commits, so a commit landing in between shifts every number. Read again until no
+        commit landed."""
+        for _ in range(20):
+            dt = self.open(table)
+            if dt is None:
+                return None, []
+            entries = dt.history(limit)
+            if self.version(table) == dt.version():
+                break
+        return dt, entries
+
+    def _write(self, table: str, data, sample: pa.Table, rows: int, run_id: str, code_version: str,
+               replace: tuple[str, list] | None, whole: bool) -> bool:
+        """One attempt of a commit (False: nothing to do).
+
+        A table is made by a commit of its own (CREATE TABLE, version 0), before its first rows:
+        deltalake checks no conflict against a commit that makes the table, so two writers that
+        both found no table (on object storage) would both append, the later one rebased over
+        the other's version, and every row both wrote would be there twice. Over a made table
+        their commits conflict as any two writes of the same rows do (and are written again)."""
+        from deltalake import CommitProperties, DeltaTable, write_deltalake
+
+        _, schema, part = TABLES[table]
+        if not isinstance(data, pa.Table):      # a dataset: a new stream for each attempt
+            data = data.scanner(columns=schema.names).to_reader()
         props = CommitProperties(custom_metadata={RUN_KEY: run_id, CODE_KEY: code_version},
                                  max_commit_retries=COMMIT_RETRIES)
+        uri = self.uri(table)
+        made = False
+        if not self.exists(table):
+            DeltaTable.create(uri, schema, partition_by=[part] if part else None, mode="ignore",
+                              storage_options=self.storage.delta_options(), commit_properties=props)
+            made = True
+        if not whole and not rows and not (replace and replace[1]):
+            return made
         common = dict(storage_options=self.storage.delta_options(), commit_properties=props,
                       writer_properties=delta_writer_properties(sample))
-        uri = self.uri(table)
-        for attempt in range(COMMIT_RETRIES):
-            try:
-                return self._write(table, uri, data, common, exists, whole, replace, part)
-            except Exception as exc:  # noqa: BLE001 - only a lost race is retried
-                if type(exc).__name__ != "CommitFailedError" or attempt == COMMIT_RETRIES - 1:
-                    raise
-                exists = True   # another writer made the table or a version meanwhile: try again
-
-    def _write(self, table, uri, source, common, exists, whole, replace, part) -> Commit:
-        from deltalake import write_deltalake
-
-        names = TABLES[table][1].names
-        data = source if isinstance(source, pa.Table) else source.scanner(columns=names).to_reader()
-        if not exists:
-            write_deltalake(uri, data, mode="append", partition_by=[part] if part else None, **common)
-        elif whole:
+        if whole:
             write_deltalake(uri, data, mode="overwrite", schema_mode="overwrite", **common)
         elif replace is not None and replace[1]:
             write_deltalake(uri, data, mode="overwrite", predicate=predicate(*replace), schema_mode="merge",
                             **common)
         else:
             write_deltalake(uri, data, mode="append", schema_mode="merge", **common)
-        dt = self.open(table)
-        return Commit(table, dt.version(), dt.count())
+        return True
 
     def history(self, table: str) -> list[dict]:
         """Each version of the table: version, time (ISO, UTC), operation, run id, code version,
-        rows added and removed (from the commit's metrics), newest first."""
+        the table's rows at that version, rows added (the commit's metrics) and removed (Delta's
+        WRITE metrics do not count them: the rows before, plus added, minus the rows after),
+        newest first. Counts are None for a version whose log was cleaned up."""
         from datetime import datetime, timezone
 
-        dt = self.open(table)
+        dt, entries = self._history(table)
         if dt is None:
             return []
+        rows: dict[int, int | None] = {}
+        probe = self.open(table)
+        for v in sorted(h["version"] for h in entries if h.get("version") is not None):
+            try:
+                probe.load_as_version(v)
+                rows[v] = probe.count()
+            except Exception:  # noqa: BLE001 - an old version whose log is gone
+                rows[v] = None
         out = []
-        for h in dt.history():
+        for h in entries:
             metrics = h.get("operationMetrics") or {}
+            v = h.get("version")
+            added = metrics.get("num_added_rows")
+            removed = metrics.get("num_removed_rows")
+            now, before = rows.get(v), (rows.get(v - 1) if v else 0)
+            if removed is None and None not in (now, before):
+                removed = before + (added or 0) - now
             out.append({
-                "table": table, "version": h.get("version"),
+                "table": table, "version": v,
                 "time": datetime.fromtimestamp(h.get("timestamp", 0) / 1000, timezone.utc).isoformat(),
                 "operation": h.get("operation"), "run_id": h.get(RUN_KEY),
-                "code_version": h.get(CODE_KEY),
-                "rows_added": metrics.get("num_added_rows"), "rows_removed": metrics.get("num_removed_rows"),
+                "code_version": h.get(CODE_KEY), "rows": now,
+                "rows_added": added, "rows_removed": removed,
             })
         return out
+
+    def only_maintenance(self, table: str, since: int) -> bool:
+        """Every commit after version `since` changed no data (vacuum's VACUUM START / END)."""
+        dt, entries = self._history(table)
+        if dt is None:
+            return False
+        later = [h for h in entries if (h.get("version") or 0) > since]
+        return bool(later) and all(h.get("operation") in MAINTENANCE for h in later)
 
     def columns(self, table: str, version: int | None = None) -> set[str]:
         """The columns the table has at `version` (its Delta schema)."""

@@ -68,7 +68,7 @@ def resolve(lake, spec: str | None) -> dict[str, int]:
 
 def history(lake) -> list[dict]:
     """Every version of every table, newest first within a table: version, time, operation,
-    run id, code version, rows added / removed, and the tags naming it."""
+    run id, code version, rows (at that version), rows added / removed, and the tags naming it."""
     tags = lake.records.tags()
     out = []
     for table in DELTA_TABLES:

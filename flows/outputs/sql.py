@@ -123,13 +123,18 @@ def connect(lake_root: str | os.PathLike = "lake", as_of: str | None = None, dat
 
 def write_duckdb(lake) -> str | None:
     """<lake>/lake.duckdb: views over the current set's files, paths relative to the lake folder.
-    Written to a temporary file and moved into place (a reader never opens half a file)."""
+    Written to a temporary file and moved into place (a reader never opens half a file). None
+    for a lake on object storage: there is no folder to open it from, and DuckDB binds a view's
+    files when it is made (sql/views.sql's delta_scan, with the httpfs extension, reads such a
+    lake)."""
     import tempfile
 
     import duckdb
 
     from ..lake.versions import resolve
 
+    if lake.storage.url:
+        return None
     versions = resolve(lake, None)
     with tempfile.TemporaryDirectory(prefix="gwr-duckdb-") as tmp:
         path = os.path.join(tmp, DUCKDB_FILE)

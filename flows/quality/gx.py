@@ -15,7 +15,8 @@ from contextlib import contextmanager
 
 # GX's BASIC result format: success, unexpected count and percent, and a few unexpected values
 # per expectation (what Failure and Data Docs show). SUMMARY adds value counts and row indexes of
-# the unexpected values, which nothing here reads, for about a third more time per expectation.
+# the unexpected values, which nothing here reads; BOOLEAN_ONLY would leave Data Docs without the
+# observed values of the expectations that pass.
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 5}
 SUITES_KEPT = 32          # parsed suites a session keeps (one per distinct suite JSON)
 
@@ -49,6 +50,7 @@ class Session:
     """A GX context with a pandas data source, the tables' batch definitions and parsed suites."""
 
     def __init__(self) -> None:
+        """A new context with its pandas data source (imports GX)."""
         self.context = quiet_context()
         self.source = self.context.data_sources.add_pandas("gwr_lake")
         self._batches: dict = {}   # table -> its whole-dataframe batch definition
@@ -79,10 +81,15 @@ class Session:
         return self._suites[key]
 
     def validate(self, table: str, raw: dict, frame):
-        """GX's ExpectationSuiteValidationResult of the suite `raw` on a pandas frame."""
+        """GX's ExpectationSuiteValidationResult of the suite `raw` on a pandas frame. The frame
+        is emptied (in place) afterwards: the data source's execution engine keeps the last
+        batch of each asset until the next one comes, and the rows should not outlive the call."""
         suite = self.suite(table, raw)
         batch = self.batch_definition(table).get_batch(batch_parameters={"dataframe": frame})
-        return batch.validate(suite, result_format=RESULT_FORMAT)
+        try:
+            return batch.validate(suite, result_format=RESULT_FORMAT)
+        finally:
+            frame.drop(index=frame.index, inplace=True)
 
 
 @contextmanager

@@ -11,6 +11,12 @@ import pyarrow as pa
 
 SUITES_DIR = Path(__file__).resolve().parent.parent.parent / "expectations"
 NULL_CHECKS = ("expect_column_values_to_not_be_null", "expect_column_values_to_be_null")
+# expectations whose pandas implementation treats a categorical column as its strings (isnull,
+# isin, str.contains on astype(str), duplicated; column names only)
+CATEGORY_SAFE = frozenset(NULL_CHECKS + (
+    "expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set",
+    "expect_column_values_to_match_regex", "expect_compound_columns_to_be_unique",
+    "expect_table_columns_to_match_ordered_list"))
 
 
 def suite_path(table: str, suites_dir: str | os.PathLike | None = None) -> Path:
@@ -39,9 +45,27 @@ def null_only_columns(suite: dict) -> set[str]:
             continue
         if e.get("type") == "expect_table_columns_to_match_ordered_list":
             continue   # about names and order only: a stand-in keeps both
-        for v in _strings(kwargs):
-            named.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", v))
+        named.update(_names(kwargs))
     return {c for c in null_checked if c and c not in named}
+
+
+def plain_string_columns(suite: dict) -> set[str]:
+    """Names the suite's expectations use in ways a categorical column might not behave as its
+    strings: the columns of an expectation outside CATEGORY_SAFE, and every name a row_condition
+    mentions. The other string columns can reach GX as categoricals (validate._to_pandas)."""
+    out: set[str] = set()
+    for e in suite.get("expectations", []):
+        kwargs = dict(e.get("kwargs", {}))
+        cond = kwargs.pop("row_condition", None)
+        out.update(_names(cond))
+        if e.get("type") not in CATEGORY_SAFE:
+            out.update(_names(kwargs))
+    return out
+
+
+def _names(x) -> set[str]:
+    """Every identifier in the strings of a nest of kwargs."""
+    return {n for v in _strings(x) for n in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", v)}
 
 
 def _strings(x):

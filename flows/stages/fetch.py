@@ -44,6 +44,11 @@ class Landed:
     last_modified: str | None = None
     rejects: list[dict] = field(default_factory=list)
 
+    def __post_init__(self):
+        # recorded (the source index, the summary): a local path that is not UTF-8 is kept with
+        # its bytes escaped (\xNN), as its source name is
+        self.location = self.location.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
     def reject(self, exc: BaseException, item_index: int | None = None) -> None:
         if isinstance(exc, SourceError):
             reason, error = exc.reason, exc.code
@@ -117,19 +122,9 @@ def plan(sources: list, index: dict, versions, parts: int, chunk_bytes: int) -> 
 
 # ---- landing bytes in bronze -------------------------------------------------------------------
 
-def _hinted(items: list, src) -> list:
-    """A source list's region and year fill a document's metadata the reader left empty."""
-    for item in items:
-        if getattr(src, "region", None) and not item.place:
-            item.place = src.region
-        if getattr(src, "year", None) and not item.year:
-            item.year = src.year
-    return items
-
-
 def land_one(lake, name: str, src, data: bytes) -> Landed:
     """One file's bytes -> bronze (when new) and its Landed record."""
-    from ..core.read import SUFFIXES, read_items_with_errors, screen_items
+    from ..core.read import SUFFIXES, read_items_with_errors, reading_family, screen_items
     from ..schemas import from_objects
 
     out = Landed(name, src.location, hashlib.sha256(data).hexdigest(), len(data), size=src.size,
@@ -139,9 +134,9 @@ def land_one(lake, name: str, src, data: bytes) -> Landed:
         if suffix not in SUFFIXES:
             raise SourceError(f"unsupported file type {suffix or '(none)'}: expected one of "
                               f"{' '.join(SUFFIXES)}", code="unsupported_type")
-        if lake.bronze.has(out.sha256):
-            meta = lake.bronze.summary(out.sha256)
-            out.items, out.encoding, out.ok = meta["items"], meta["encoding"], True
+        landed = lake.bronze.summary(out.sha256) if lake.bronze.has(out.sha256) else None
+        if landed and reading_family(landed["containers"]) == reading_family(name):
+            out.items, out.encoding, out.ok = landed["items"], landed["encoding"], True
             return out
         items, errors = screen_items(*read_items_with_errors(name, data))
         for err in errors:
@@ -149,7 +144,14 @@ def land_one(lake, name: str, src, data: bytes) -> Landed:
         if not items:
             raise SourceError(f"{name}: no usable item" + (f" ({len(errors)} record(s) rejected)"
                                                            if errors else " (empty?)"), code="no_items")
-        bronze = from_objects("source_items", _hinted(items, src),
+        if landed:   # bronze holds these bytes read another way (a .txt and a .csv of one content)
+            raise SourceError(f"{name}: the same bytes were landed before under a name that reads them as "
+                              f"{reading_family(landed['containers'])}, and this name reads them as "
+                              f"{reading_family(name)}: bronze keeps one reading per content. Load one of "
+                              "the two files, or give them the same kind of name.", code="reading_conflict")
+        # bronze holds the file as found: a source list's hints are the listing's, not the
+        # file's (the same bytes may be listed twice, or a hint corrected later)
+        bronze = from_objects("source_items", items,
                               {"sha256": out.sha256, "byte_size": len(data),
                                "fetched_at": datetime.now(timezone.utc)})
         out.new = lake.bronze.write(out.sha256, bronze)
@@ -251,6 +253,8 @@ class Planned:
     bi_whole: bool = False       # the BI tables must be rebuilt whole
     versions: object = None      # process.Versions: each source's version
     corrections: list = field(default_factory=list)   # the analysts' corrections (core.corrections)
+    repoint: bool = False        # a run died while publishing: the pointer is behind the tables, or its
+                                 # run left no report nor manifest (this run points again)
 
 
 def plan_run(settings, code_version: str, parts: int, log) -> Planned:
@@ -258,35 +262,65 @@ def plan_run(settings, code_version: str, parts: int, log) -> Planned:
     the BI tables must be rebuilt whole."""
     from ..inputs import list_sources
     from ..lake import Lake
-    from ..lake.upgrade import old_sources, set_aside
+    from ..lake.upgrade import old_sources, set_aside, unfinished
 
     lake = Lake(settings.lake)
     rebuild, upgraded = [], None
     old = old_sources(lake.storage)
     if old is not None:
         upgraded = set_aside(lake.storage)
+        how = "its tables were in the previous layout; they are moved to"
+    elif (left := unfinished(lake.storage)) is not None:
+        upgraded, old = left
+        how = "a run began it and died before publishing; the old tables are at"
+    if old is not None:
         rebuild = [(n, e["sha256"]) for n, e in sorted(old.items()) if e.get("sha256") and lake.bronze.has(e["sha256"])]
-        log.warning("upgrading the lake: its tables were in the previous layout; they are moved to %s and "
-                    "rebuilt as Delta tables from bronze (%d source(s))", upgraded, len(rebuild))
+        log.warning("upgrading the lake: %s %s and rebuilt as Delta tables from bronze (%d source(s))", how,
+                    upgraded, len(rebuild))
+        missing = sorted(n for n, e in old.items() if not (e.get("sha256") and lake.bronze.has(e["sha256"])))
+        if missing:
+            log.warning("upgrading the lake: %d source(s) of the old tables have no bronze file and are not "
+                        "rebuilt (their rows stay in %s; read them again from their source): %s", len(missing),
+                        upgraded, ", ".join(missing[:20]))
     from .process import Versions
 
     corrections = load_corrections(lake, settings.corrections)
-    versions = Versions(code_version, corrections)
     sources = list_sources(settings.source, settings.input_options())
+    versions = Versions(code_version, corrections, {s.name: (s.region, s.year) for s in sources})
     index = lake.source_index()
     p = plan(sources, index, versions, parts, settings.chunk_bytes)
     cur = lake.records.current() or {}
     bi = cur.get("bi") or {}
-    bi_whole = bool(upgraded) or not lake.tables.exists("indicator_wide") or bi.get("stale", False) \
+    # a run that died while publishing: commits the pointer does not name (the BI tables may
+    # lack them: the dead run's regions are rebuilt with all the others), or a pointer whose run
+    # left no report, lake.duckdb nor manifest
+    ahead = not lake.pointer_is_current()
+    unreported = not ahead and lake.pointer_unreported()
+    bi_whole = bool(upgraded) or ahead or not lake.tables.exists("indicator_wide") or bi.get("stale", False) \
         or (bool(cur) and bi.get("tolerance") != settings.attainment_tolerance)
     log.info("plan: %d source(s), %d unchanged in the lake, %d to read%s", len(sources), len(p.unchanged),
              len(p.todo), f"; {len(rebuild)} to rebuild from bronze" if rebuild else "")
-    # what HTTP sources said last time, for the conditional GET: only of sources the lake holds
-    # from this code (a 304 must not stand for rows the lake does not have)
-    state = lake.records.input_state()
-    known = {s.location: state[s.location] for s in sources if s.kind == "http" and s.location in state
-             and (index.get(s.name) or {}).get("code_version") == versions(s.name)}
-    return Planned(p, index, known, rebuild, upgraded, bi_whole, versions, corrections)
+    repoint = ahead or unreported
+    if ahead:
+        log.warning("the tables are ahead of the lake's pointer (_current.json): a run died after its commits; "
+                    "this run points at them, the BI tables rebuilt whole")
+    elif unreported:
+        log.warning("the last publish (run %s) has no report nor manifest: its run died after its pointer; this "
+                    "run points again and writes them", cur.get("run_id"))
+    return Planned(p, index, _validators(lake.records.input_state(), p.todo, index, versions), rebuild,
+                   upgraded, bi_whole, versions, corrections, repoint)
+
+
+def _validators(state: dict, todo: list, index: dict, versions) -> dict:
+    """The HTTP validators (ETag, Last-Modified) to send for each URL: only for a source whose
+    rows the lake holds at this version. Otherwise (the code, the corrections or the hints
+    changed) a 304 would leave its rows as they are: the download is not conditional."""
+    out = {}
+    for src in todo:
+        entry = index.get(src.name)
+        if src.location in state and entry and entry.get("code_version") == versions(src.name):
+            out[src.location] = state[src.location]
+    return out
 
 
 def load_corrections(lake, path: str | None) -> list:

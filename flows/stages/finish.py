@@ -1,5 +1,6 @@
-"""The end of a run: its summary from what the stages returned, the quarantine records, what
-HTTP sources said (for the next run's conditional GET), the report and the manifest.
+"""The end of a run: its summary from what the stages returned, what HTTP sources said (for the
+next run's conditional GET), the report and the manifest; and, before anything is published,
+the quarantine records (record_quarantine).
 
 A run with nothing new writes nothing: no manifest, no report, no file of any kind.
 """
@@ -24,11 +25,12 @@ def _status(outcome: dict) -> tuple[str, str | None]:
     if bi is not None and not bi.ok:
         return "failed_validation", f"BI tables: {bi.report.summary()} -- the run's rows are published, the " \
                                     "BI tables stay as they were"
-    if outcome.get("published") is not None:
-        return "published", None
     landed = work.landed
     if landed and not any(f.ok for f in landed) and not work.unchanged:
+        # (their quarantine entries may have been published, so they are not read again)
         return "failed", f"no usable input: all {len(landed)} file(s) quarantined (see the quarantine table)"
+    if outcome.get("published") is not None:
+        return "published", None
     return "nothing_new", None
 
 
@@ -51,6 +53,19 @@ def _batch(work, bi) -> dict:
     return out
 
 
+def record_quarantine(lake_url: str, run_id: str, quarantined: list[dict]) -> None:
+    """The run's quarantine records, one file per stage. Written before the publish: the source
+    index the publish commits says a source is quarantined (and a run that finds it there does
+    not read it again), so its record must already be in the lake if the run dies after that."""
+    from ..lake import Lake
+
+    lake = Lake(lake_url)
+    now = datetime.now(timezone.utc)
+    for stage in QUARANTINE_STAGES:
+        rows = [dict(r, run_id=run_id, time=now) for r in quarantined if r["stage"] == stage]
+        lake.records.write_quarantine(run_id, stage, rows)
+
+
 def _http_state(lake, work) -> None:
     """What HTTP sources said this time (ETag, Last-Modified), kept for the next conditional GET."""
     state = lake.records.input_state()
@@ -64,12 +79,12 @@ def _http_state(lake, work) -> None:
 
 def _orphans(outcome: dict) -> list[str]:
     """Corrections of documents of no source the lake holds or the run read."""
-    from ..core.corrections import stem_of
+    from ..core.corrections import names_of
 
     planned, work = outcome["planned"], outcome["work"]
-    stems = {stem_of(n) for n in planned.index} | {stem_of(f.source_name) for f in work.landed}
+    names = {n for s in list(planned.index) + [f.source_name for f in work.landed] for n in names_of(s)}
     return [f"line {c.line}: {c.doc_id} is no document of the lake" for c in planned.corrections
-            if c.doc_id.rpartition("#")[0] not in stems]
+            if c.doc_id.rpartition("#")[0] not in names]
 
 
 def summarise(settings, run_id: str, cv: str, started: str, outcome: dict, status: str, error: str | None):
@@ -87,7 +102,8 @@ def summarise(settings, run_id: str, cv: str, started: str, outcome: dict, statu
         validation=outcome.get("validation") or {},
         bi={"regions": None if bi is None or bi.regions is None else len(bi.regions), "rows": bi.rows,
             "validation": bi.record} if bi is not None else {},
-        published=pub.rows if pub else {}, versions=pub.versions if pub else (lake.records.current() or {}).get("versions", {}),
+        published=pub.rows if pub else {}, published_at=pub.published_at if pub else None,
+        versions=pub.versions if pub else (lake.records.current() or {}).get("versions", {}),
         committed=pub.committed if pub else [], conflicts=[c for ch in work.chunks for c in ch.conflicts],
         corrected=[c for ch in work.chunks for c in ch.corrected],
         corrections_unmatched=[c for ch in work.chunks for c in ch.unmatched] + _orphans(outcome),
@@ -104,9 +120,6 @@ def finish(settings, run_id: str, cv: str, started: str, outcome: dict, report_t
     lake = Lake(settings.lake)
     status, error = _status(outcome)
     work = outcome["work"]
-    for stage in QUARANTINE_STAGES:
-        rows = [dict(r, run_id=run_id, time=datetime.now(timezone.utc)) for r in work.quarantined if r["stage"] == stage]
-        lake.records.write_quarantine(run_id, stage, rows)
     _http_state(lake, work)
     summary = summarise(settings, run_id, cv, started, outcome, status, error)
     if status == "nothing_new" and not work.quarantined:

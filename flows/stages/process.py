@@ -34,10 +34,13 @@ def code_version() -> str:
 
 
 class Versions:
-    """The version of each source's rows: the code version, and a digest of the analysts'
-    corrections of its documents when it has any (a changed correction re-reads the source)."""
+    """The version of each source's rows: the code version, a digest of the analysts'
+    corrections of its documents when it has any (a changed correction re-reads the source), and
+    of its source list's hints when it has any (a changed region or year re-reads it).
+    hints: {source_name: (region, year)} of the listed sources (an archive's apply to its
+    members, named archive/member)."""
 
-    def __init__(self, code: str, corrections: list | None = None):
+    def __init__(self, code: str, corrections: list | None = None, hints: dict | None = None):
         from ..core.corrections import digest, stem_of
 
         self.code = code
@@ -45,11 +48,29 @@ class Versions:
         for c in corrections or []:
             stems.setdefault(c.doc_id.rpartition("#")[0], []).append(c)
         self.by_stem = {stem: digest(cs) for stem, cs in stems.items()}
+        self.hints = {n: tuple(h) for n, h in (hints or {}).items() if any(v not in (None, "") for v in h)}
         self._stem = stem_of
 
+    def hint(self, source_name: str) -> tuple | None:
+        """The (region, year) a source list gives a source (or the archive it is a member of)."""
+        if not self.hints:
+            return None
+        parts = source_name.split("/")
+        for i in range(len(parts), 0, -1):
+            got = self.hints.get("/".join(parts[:i]))
+            if got is not None:
+                return got
+        return None
+
     def __call__(self, source_name: str) -> str:
+        out = self.code
         d = self.by_stem.get(self._stem(source_name))
-        return f"{self.code}+{d}" if d else self.code
+        if d:
+            out += f"+{d}"
+        h = self.hint(source_name)
+        if h:
+            out += "+h" + hashlib.sha256(repr(h).encode()).hexdigest()[:8]
+        return out
 
 
 @dataclass
@@ -108,12 +129,20 @@ def run_core(source_name: str, sha256: str, items: list[SourceItem], corrections
     return out
 
 
-def items_of(bronze, source_name: str) -> list[SourceItem]:
+def items_of(bronze, source_name: str, hint: tuple | None = None) -> list[SourceItem]:
     """source_items rows -> SourceItems, named as this run found the file (the same bytes may
-    have landed under another name before)."""
+    have landed under another name before); a source list's hint (region, year) fills the
+    place and year an item does not carry itself."""
     keep = list(SourceItem.__dataclass_fields__)
-    return [SourceItem(**{**{k: row.get(k) for k in keep}, "source_name": source_name})
-            for row in bronze.sort_by("item_index").to_pylist()]
+    items = [SourceItem(**{**{k: row.get(k) for k in keep}, "source_name": source_name})
+             for row in bronze.sort_by("item_index").to_pylist()]
+    region, year = hint or (None, None)
+    for item in items:
+        if region and not item.place:
+            item.place = region
+        if year and not item.year:
+            item.year = int(year)
+    return items
 
 
 @dataclass
@@ -134,9 +163,10 @@ class ChunkResult:
 
 
 def process_chunk(lake_url: str, run_id: str, part: str, sources: list[tuple[str, str]],
-                  corrections: list | None = None) -> ChunkResult:
+                  corrections: list | None = None, hints: dict | None = None) -> ChunkResult:
     """clean -> split -> extract -> panel (and analysts' corrections) for (source_name, sha256)
-    pairs whose items are in bronze; the rows staged as one file per table (`part` names them)."""
+    pairs whose items are in bronze; the rows staged as one file per table (`part` names them).
+    hints: {source_name: (region, year)} a source list gives."""
     from ..core.corrections import for_source
 
     import pyarrow as pa
@@ -150,7 +180,8 @@ def process_chunk(lake_url: str, run_id: str, part: str, sources: list[tuple[str
     rows: dict[str, list] = {t: [] for t in STAGED}
     shas: list[str] = []
     for source_name, sha256 in sources:
-        res = run_core(source_name, sha256, items_of(lake.bronze.read([sha256]), source_name),
+        res = run_core(source_name, sha256, items_of(lake.bronze.read([sha256]), source_name,
+                                                     (hints or {}).get(source_name)),
                        for_source(corrections or [], source_name))
         out.corrected += [f"{source_name}: {c}" for c in res.corrected]
         out.unmatched += [f"{source_name}: {c}" for c in res.unmatched]
@@ -186,6 +217,15 @@ class Work:
     upgraded_from: str | None = None
     quarantined: list = field(default_factory=list)
     held_before: set = field(default_factory=set)       # sources the lake held before the run
+    tables_ahead: bool = False      # a run died after committing rows its index does not name
+
+    @property
+    def replaced(self) -> list[str] | None:
+        """The sources whose rows the tables hold already (None: cannot tell, after a run that
+        died between its commits: every source is then replaced, never appended twice)."""
+        if self.tables_ahead:
+            return None
+        return [n for n in self.processed if n in self.held_before]
 
     @property
     def to_publish(self) -> bool:
@@ -238,4 +278,4 @@ def gather(planned, landed: list, chunks: list, versions: Versions, run_id: str 
     quarantined = [r for f in landed for r in f.rejects] + [r for c in chunks for r in c.rejects]
     return Work(landed, chunks, processed, index_rows, checked, bool(processed) or planned.bi_whole,
                 planned.bi_whole, len(planned.plan.sources), len(planned.plan.unchanged), planned.upgraded_from,
-                quarantined, set(planned.index))
+                quarantined, set(planned.index), bool(getattr(planned, "repoint", False)))

@@ -25,9 +25,11 @@ class Published:
     versions: dict          # table -> version, the set the pointer names
     committed: list[str]    # tables this run changed
     rows: dict              # table -> rows at its version
+    published_at: str = ""  # when the pointer named the set (ISO, UTC)
 
     def as_dict(self) -> dict:
-        return {"versions": self.versions, "committed": self.committed, "rows": self.rows}
+        return {"versions": self.versions, "committed": self.committed, "rows": self.rows,
+                "published_at": self.published_at}
 
 
 def publish(lake_url: str, run_id: str, code_version: str, processed: list[str], index_rows: list[dict],
@@ -41,9 +43,10 @@ def publish(lake_url: str, run_id: str, code_version: str, processed: list[str],
     (a concurrent run on object storage) committed to the panel since, they are not committed:
     the pointer marks the BI tables stale and the next run rebuilds them whole.
 
-    A run that read only sources new to the lake appends (nothing to find and remove: the
-    commit's cost does not grow with the lake); one that read again sources the lake holds
-    (`replaced`) overwrites the rows of all its sources in one commit."""
+    A run that read only sources new to the lake (`replaced` empty) appends (nothing to find and
+    remove: the commit's cost does not grow with the lake); one that read again sources the lake
+    holds (`replaced`), or that cannot tell (None), overwrites the rows of all its sources in one
+    commit."""
     import pyarrow as pa
 
     from ..lake import Lake
@@ -51,18 +54,19 @@ def publish(lake_url: str, run_id: str, code_version: str, processed: list[str],
 
     lake = Lake(lake_url)
     committed, rows = [], {}
-    replace = ("source_name", processed) if processed and replaced else None
+    # replaced=None: not known which sources the tables hold: overwrite them all (safe)
+    replace = ("source_name", processed) if processed and (replaced is None or replaced) else None
     for table in ROW_TABLES:
         data = _staged(lake, run_id, table, TABLES)
         done = lake.commit(table, data, run_id, code_version, replace=replace)
         if done is not None:
             committed.append(table)
             rows[table] = done.rows
-    panel_now = lake.tables.version("indicator_panel")
-    expected = (bi_panel_version if bi_panel_version is not None else -1) + ("indicator_panel" in committed)
-    if bi_staged and panel_now != expected:
-        bi_staged = False
-        extra = dict(extra or {}, bi=dict((extra or {}).get("bi") or {}, stale=True))
+    if bi_staged and bi_panel_version is not None:
+        expected = bi_panel_version + ("indicator_panel" in committed)
+        if lake.tables.version("indicator_panel") != expected:   # another writer moved the panel on
+            bi_staged = False
+            extra = dict(extra or {}, bi=dict((extra or {}).get("bi") or {}, stale=True))
     if bi_staged:
         for table in BI_TABLES:
             data = _staged(lake, run_id, table, TABLES)
@@ -82,7 +86,7 @@ def publish(lake_url: str, run_id: str, code_version: str, processed: list[str],
             rows["sources"] = done.rows
     pointer = lake.point(run_id, code_version, extra)
     lake.staging.discard(run_id)
-    return Published(pointer["versions"], committed, rows)
+    return Published(pointer["versions"], committed, rows, pointer["published_at"])
 
 
 def _staged(lake, run_id: str, table: str, tables):

@@ -2,7 +2,7 @@
 
     reports/index.html          the HTML report of the lake as it is now (flows/outputs/report_html)
     reports/data_docs/          Great Expectations Data Docs of the last runs' validations
-    lake.duckdb                 DuckDB views over the live files of the current set
+    lake.duckdb                 DuckDB views over the live files of the current set (a local lake)
 
 Written by every run that changed something, and by a failed run (the report says what
 failed); a run with nothing new writes none of them.
@@ -13,6 +13,8 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..runtime.faults import crashpoint
 
 DATA_DOCS_RUNS = 10
 
@@ -72,8 +74,11 @@ def write_report(lake_url: str, run: dict, suites_dir: str | None, focus: list[s
 
     lake = Lake(lake_url)
     docs = data_docs(lake, suites_dir)
+    crashpoint("data_docs:written")
     lake.records.write_text(page(lake, run, set(focus)), "reports", "index.html")
+    crashpoint("report:written")
     db = write_duckdb(lake)
+    crashpoint("duckdb:written")
     return ReportResult(lake.storage.link("reports", "index.html"), docs, db)
 
 

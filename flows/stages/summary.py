@@ -23,6 +23,7 @@ class RunSummary:
     bi: dict = field(default_factory=dict)              # regions, rows, validation
     published: dict = field(default_factory=dict)       # table -> rows at its new version
     versions: dict = field(default_factory=dict)        # table -> version of the set this run left
+    published_at: str | None = None    # when its set became the current one (`flows sql --as-of TIME`)
     committed: list = field(default_factory=list)       # tables this run changed
     conflicts: list = field(default_factory=list)       # metadata conflicts of vendor rows
     corrected: list = field(default_factory=list)       # analysts' corrections applied

@@ -58,3 +58,17 @@ def test_digest_changes_with_the_corrections_only():
     b = parse(HEAD + "x#1,gdp,actual,level,drop,,,,another reason,li\n")
     assert digest(a) == digest(parse(HEAD + "x#1,gdp,actual,level,drop,,,,why,li\n")) != digest(b)
     assert digest([]) == "" and isinstance(a[0], Correction)
+
+
+def test_a_doc_id_with_its_folder_names_the_same_document(jinwan):
+    from dataclasses import replace as copy
+
+    rows = [copy(r, source_name="2023/" + r.source_name) for r in jinwan.panel]
+    reports = [copy(r, source_name="2023/" + r.source_name) for r in jinwan.reports]
+    for doc in ("000_c9b0bbd917161d38#1", "2023/000_c9b0bbd917161d38#1"):
+        corr = for_source(parse(HEAD + f"{doc},gdp,actual,level,value,888,亿元,,typo,li\n"),
+                          "2023/000_c9b0bbd917161d38.txt")
+        got, applied, unmatched = apply(rows, reports, corr)
+        assert applied and not unmatched, (doc, unmatched)
+    assert not for_source(parse(HEAD + "1999/000_c9b0bbd917161d38#1,gdp,actual,level,drop,,,,x,li\n"),
+                          "2023/000_c9b0bbd917161d38.txt")
