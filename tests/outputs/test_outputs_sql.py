@@ -21,7 +21,8 @@ from flows.core.bi import bi_tables
 from flows.core.model import as_dicts
 from flows.lake.errors import LakeError
 from flows.outputs.sql import PLACEHOLDER, connect, views_sql
-from flows.schemas import DELTA_TABLES, TABLES, data_dictionary, schema, to_table
+from flows.outputs.dictionary import data_dictionary
+from flows.schemas import DELTA_TABLES, TABLES, schema, to_table
 from helpers import CORPUS, items_of
 
 HAILAR = "呼伦贝尔市海拉尔区"
