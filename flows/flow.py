@@ -81,6 +81,7 @@ def _stages(settings: Settings, run_id: str, cv: str) -> dict:
     summary."""
     from time import perf_counter
 
+    from .stages.finish import record_quarantine
     from .stages.process import gather, leftovers
 
     t0, marks = perf_counter(), {}
@@ -99,6 +100,7 @@ def _stages(settings: Settings, run_id: str, cv: str) -> dict:
     for i, part in enumerate(leftovers(landed, planned.rebuild, downloaded)):
         processes.append(tasks.process.submit(settings, run_id, part, planned, len(chunks) + i + 1, len(part)))
     work = gather(planned, landed, [p.result() for p in processes], planned.versions, run_id)
+    record_quarantine(settings.lake, run_id, work.quarantined)
     crashpoint("flow:processed")
     marks["fetch_and_process"] = perf_counter() - t0
     out = {"planned": planned, "work": work, "seconds": marks}

@@ -34,3 +34,11 @@ def seed_compilation():
 def score_files(gold_csv, paths):
     rows = panel_rows(items_of(paths))
     return score(read_gold(str(gold_csv)), panel_to_rows(as_dicts(rows)))
+
+
+def sort_rows(table: str, data):
+    """An Arrow table of a lake table in the order of its key (flows.schemas.KEYS), to compare
+    tables whose rows came in another order."""
+    from flows.schemas import KEYS
+
+    return data.sort_by([(k, "ascending") for k in KEYS[table]])

@@ -11,8 +11,10 @@ published, each bad one quarantined). Nothing here is random: the same corpus ev
 from __future__ import annotations
 
 import codecs
+import io
 import json
 import os
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -284,6 +286,9 @@ def write_corpus(root: Path) -> list[Case]:
     os.mkfifo(links / "fifo.txt")
     cases.append(Case("links/fifo.txt", "FIFO", "quarantine", "fifo"))
 
+    # ---- archives: every member a source of its own, named `archive.zip/member` ----------------
+    _archives(root, raw, cases)
+
     # ---- some good inputs mixed in -------------------------------------------------------------------
     for seed in sorted(SEEDS.glob("*.txt"))[:2]:
         put(f"good/{seed.name}", seed.read_bytes(), "good seed", "publish")
@@ -296,3 +301,71 @@ def write_corpus(root: Path) -> list[Case]:
     stems = [Path(c.name).stem for c in cases if c.expect in ("publish", "partial")]
     assert len(stems) == len(set(stems)), sorted(s for s in stems if stems.count(s) > 1)
     return cases
+
+
+def _zip(entries: list[tuple[str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries:
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _gbk_named_zip(name: str, data: bytes) -> bytes:
+    """A ZIP as a Chinese archiver writes it: the member name in GBK bytes, no UTF-8 flag."""
+    gbk = name.encode("gbk")
+    placeholder = b"Q" * len(gbk)
+    packed = _zip([(placeholder.decode("ascii"), data)])
+    assert packed.count(placeholder) == 2        # the local header and the central directory
+    return packed.replace(placeholder, gbk)
+
+
+def _archives(root: Path, raw: bytes, cases: list[Case]) -> None:
+    """The hostile archive set: a bomb, traversal names, nested archives (one too deep), an
+    encrypted member, a corrupt central directory, a GBK member name, a member that is no text."""
+    folder = root / "archives"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def write(name: str, data: bytes) -> None:
+        (folder / name).write_bytes(data)
+
+    def expect(name: str, kind: str, what: str, hint: str = "") -> None:
+        cases.append(Case(f"archives/{name}", kind, what, hint))
+
+    # 40 MiB of zeros packed ~1000 times: refused before it is unpacked
+    write("bomb.zip", _zip([("zeros.txt", b"0" * (40 * 1024 * 1024)), ("bomb_report.txt", raw)]))
+    expect("bomb.zip", "zip bomb", "quarantine", "zip bomb")
+    # names that point outside: data, never a path
+    write("traversal.zip", _zip([("../../../etc/traversal_report.txt", raw),
+                                 ("/abs/absolute_report.txt", raw),
+                                 ("C:\\Windows\\windows_report.txt", raw)]))
+    expect("traversal.zip/etc/traversal_report.txt", "zip traversal name", "publish")
+    expect("traversal.zip/abs/absolute_report.txt", "zip traversal name", "publish")
+    expect("traversal.zip/Windows/windows_report.txt", "zip traversal name", "publish")
+    # an archive in an archive is read; four deep is refused, its siblings still read
+    inner = _zip([("nested_report.txt", raw)])
+    write("nested.zip", _zip([("inner.zip", inner), ("outer_report.txt", raw)]))
+    expect("nested.zip/inner.zip/nested_report.txt", "zip nested", "publish")
+    expect("nested.zip/outer_report.txt", "zip nested", "publish")
+    deep = _zip([("too_deep_report.txt", raw)])
+    for level in range(3):
+        deep = _zip([(f"level{level}.zip", deep)])
+    write("deep.zip", _zip([("deep_sibling_report.txt", raw), ("d.zip", deep)]))
+    expect("deep.zip/deep_sibling_report.txt", "zip nested too deep", "publish")
+    expect("deep.zip/d.zip/level2.zip/level1.zip", "zip nested too deep", "quarantine", "nested")
+    # an encrypted member: that member quarantined, the other read
+    data = bytearray(_zip([("plain_report.txt", raw), ("secret_report.txt", raw)]))
+    cd = data.rfind(b"PK\x01\x02")
+    data[cd + 8] |= 0x1                             # the encryption flag of the last entry
+    write("encrypted.zip", bytes(data))
+    expect("encrypted.zip/plain_report.txt", "zip encrypted member", "publish")
+    expect("encrypted.zip/secret_report.txt", "zip encrypted member", "quarantine", "encrypted")
+    # the central directory cut off: the whole archive quarantined
+    write("corrupt_cd.zip", _zip([("lost_report.txt", raw)])[:-30])
+    expect("corrupt_cd.zip", "zip corrupt central directory", "quarantine", "damaged")
+    # a member name in GBK bytes without the UTF-8 flag, and a member that is no text at all
+    write("gbk_names.zip", _gbk_named_zip("甲县工作报告.txt", raw))
+    expect("gbk_names.zip/甲县工作报告.txt", "zip gbk member name", "publish")
+    write("binary_member.zip", _zip([("member_report.txt", raw), ("picture.png", b"\x89PNG\r\n\x1a\n" + bytes(100))]))
+    expect("binary_member.zip/member_report.txt", "zip mixed members", "publish")
+    expect("binary_member.zip/picture.png", "zip mixed members", "quarantine", "")

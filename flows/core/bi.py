@@ -135,7 +135,7 @@ def bi_update(live: dict[str, pa.Table], panel: pa.Table,
     a row of either table needs only panel rows of its own region (bi_tables), so the rows of
     `regions` are rebuilt from `panel` (the live panel rows of those regions) and every other
     region's live rows are kept. Returns (the rebuilt rows, the whole tables); the whole tables
-    equal bi_tables of the whole panel (tests/test_bi.py)."""
+    equal bi_tables of the whole panel (tests/stages/test_stages_bi.py)."""
     import pyarrow.compute as pc
 
     value_set = pa.array(sorted(set(regions)), pa.string())

@@ -146,7 +146,8 @@ def _pass(text: str) -> tuple[str, bool]:
     if any(ch in text for ch in _INVISIBLE_CHARS):
         text = text.translate(_INVISIBLE)
     text = _nfkc(text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     text, unescaped = _unescape(text)
     if unescaped:
         text = _nfkc(text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " "))

@@ -23,7 +23,7 @@ _CN_ONLY = re.compile(rf"^{_CN}$")
 _ARABIC = re.compile(_AR)
 
 
-@dataclass
+@dataclass(slots=True)
 class Quantity:
     start: int
     end: int

@@ -12,7 +12,7 @@ import csv
 from functools import lru_cache
 from importlib import resources
 
-from .extract import rules
+from .sentence import rules
 from .vocab import load
 from .model import Mention, PanelRow, Report
 

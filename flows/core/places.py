@@ -9,6 +9,7 @@ and keeps the name it was written with while taking the place's code.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -112,6 +113,16 @@ def place(row: dict, written: str, prefix: str = "") -> Place:
     return Place((prefix + written) if prefix else written, row["adcode"], province, city)
 
 
+def count(text: str, word: str) -> int:
+    """text.count(word): re finds a word in a long text faster than str.count."""
+    return len(_word(word).findall(text))
+
+
+@lru_cache(maxsize=None)
+def _word(word: str) -> re.Pattern:
+    return re.compile(re.escape(word))
+
+
 def lookup(region: str, text: str = "", city: str | None = None, province: str | None = None) -> Place | None:
     """'湖里区' -> 厦门市湖里区 (福建省); '江门市江海区' -> itself; '南宁市' -> 南宁市 (广西…);
     '清苑县' -> 保定市清苑县 (code of 清苑区). Names shared by several places are told apart by
@@ -132,7 +143,8 @@ def lookup(region: str, text: str = "", city: str | None = None, province: str |
         if city or province:
             cands = [c for c in cands if (not city or (c["city"] or c["name"]).startswith(city[:2]))
                      and (not province or c["province"].startswith(province[:2]))] or cands
-        best = max(cands, key=lambda c: text.count(c["city"][:2]) * 2 + text.count(c["province"][:2])
-                   if c["city"] else text.count(c["province"][:2]))
+        best = cands[0] if len(cands) == 1 else max(
+            cands, key=lambda c: count(text, c["city"][:2]) * 2 + count(text, c["province"][:2])
+            if c["city"] else count(text, c["province"][:2]))
         return place(best, tail, prefix)
     return None

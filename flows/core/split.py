@@ -13,12 +13,13 @@ from .clean import clean, is_glossary_head
 from .normalise import normalise
 from .model import Report, SourceItem
 from .read.screen import RECORD_CONTAINERS
-from .places import (ZONE_WORDS, Place, by_code, county_stems, lookup, place, province_name, provinces,
-                     tier_of)
+from .places import (ZONE_WORDS, Place, by_code, count, county_stems, lookup, place, province_name,
+                     provinces, tier_of)
 
 _TITLE = re.compile(r"政\s*府\s*工\s*作\s*报\s*告")
 _TITLE_STOP = re.compile(r"[,，。;；:：!！?？]")
-_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+# (a first digit apart from the repeat: re scans for a leading class only when it is not a repeat)
+_DATE = re.compile(r"(\d\d{3})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年?")
 _REGION_IN_TITLE = re.compile(
     r"^(?:(?:19|20)\d{2}年)?\s*(?:[(（]([^()（）]{2,10})[)）])?\s*(.{2,24}?)(?:人民)?政府工作报告")
@@ -135,7 +136,7 @@ _I_REPRESENT = re.compile(r"我代表(.{2,16}?)人民政府")
 def _region_from_text(title: str | None, head: str, text: str) -> Place | None:
     """The region a report names itself: its title line, else the congress it is delivered to,
     else "我代表…人民政府", else the zone it keeps naming."""
-    compact_title = re.sub(r"\s+", "", title or "")
+    compact_title = "".join((title or "").split())   # (str.split's whitespace is re's \s)
     m = _REGION_IN_TITLE.search(compact_title)
     candidate = None
     if m:
@@ -146,7 +147,7 @@ def _region_from_text(title: str | None, head: str, text: str) -> Place | None:
                 return got
     if candidate and ("国务院" in candidate or "中华人民共和国" in candidate or candidate == "全国"):
         return _NATIONAL
-    compact_head = re.sub(r"\s+", "", head)
+    compact_head = "".join(head.split())
     if not candidate:
         m = _REGION_AT_CONGRESS.search(compact_head)
         if m:
@@ -199,7 +200,7 @@ def _region_from_row(item: SourceItem, text: str) -> Place | None:
 def _barely_named(item: SourceItem, text: str) -> bool:
     """A long text that names the row's place (its stem) fewer than three times."""
     stem = (item.place or "").rstrip("县区市旗")
-    return len(text) > 3000 and len(stem) >= 2 and text.count(stem) < 3
+    return len(text) > 3000 and len(stem) >= 2 and count(text, stem) < 3
 
 
 def _dominant_place(text: str) -> Place | None:
@@ -252,7 +253,7 @@ def _with_parent_city(region: str, text: str) -> str:
 def _zone_from_body(text: str) -> str | None:
     """A report with no title: the zone or district it keeps naming ("高新区")."""
     for word in ZONE_WORDS:  # most specific first
-        if text.count(word) >= 3:
+        if count(text, word) >= 3:
             return (_city_stem(text) or "") + word
     return None
 
@@ -265,7 +266,7 @@ def _city_stem(text: str) -> str | None:
 def _province_from_body(text: str) -> str | None:
     counts = Counter()
     for p in provinces():
-        n = text.count(p["short"])
+        n = count(text, p["short"])
         if n:
             counts[p["name"]] = n
     if not counts:
@@ -274,14 +275,16 @@ def _province_from_body(text: str) -> str | None:
     return name
 
 
-_CN_DATE = re.compile(r"([〇零○O一二三四五六七八九]{4})\s*年\s*([一二三四五六七八九十]{1,3})\s*月"
-                      r"\s*([一二三四五六七八九十]{1,3})\s*日")
+_CN_DATE = re.compile(r"([〇零○O一二三四五六七八九][〇零○O一二三四五六七八九]{3})\s*年"
+                      r"\s*([一二三四五六七八九十]{1,3})\s*月\s*([一二三四五六七八九十]{1,3})\s*日")
 _CN_DIGIT = {c: str(i) for i, c in enumerate("〇一二三四五六七八九")} | {"零": "0", "○": "0", "O": "0"}
 _ISO = re.compile(r"((?:19|20)\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})")
 
 
 def _date_in(head: str) -> tuple[int, int, int] | None:
     """The first date written in the head: "2023年1月12日" or "二〇二三年一月十二日"."""
+    if not ("年" in head and "月" in head and "日" in head):
+        return None   # (a quick test: every date is written with all three)
     import cn2an
 
     found = []

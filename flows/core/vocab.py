@@ -23,8 +23,8 @@ class Vocab:
     alias_regex: re.Pattern       # the plain aliases as one trie-shaped regex (longest first)
     alias_codes: dict[str, tuple[str, ...]]    # alias as written -> indicator codes (2 for 城乡…)
     regex_aliases: tuple[tuple[re.Pattern, tuple[str, ...], str], ...]  # (pattern, codes, key)
-    not_before: dict[str, re.Pattern]      # code ('*' = every indicator) -> context that blocks
-    not_after: dict[str, re.Pattern]
+    blocked_by: dict[tuple[str, ...], tuple[re.Pattern | None, re.Pattern | None]]  # an alias's
+    #   codes -> the context before / after it that blocks it (the rules of its codes and of '*')
     needs_before: dict[str, re.Pattern]    # alias -> what the text before it must end with
     only_in: dict[str, tuple[str, frozenset, str]]  # alias -> (context, tiers, rule): an implied
     #   subject ("经济增长" in a plan's targets is GDP growth): where the alias holds and its rule tag
@@ -78,16 +78,29 @@ def load() -> Vocab:
             before.setdefault(row["code"], []).append(row["not_before"])
         if row["not_after"]:
             after.setdefault(row["code"], []).append(row["not_after"])
-    not_before = {k: re.compile("(?:" + "|".join(v) + ")$") for k, v in before.items()}
-    not_after = {k: re.compile("^(?:" + "|".join(v) + ")") for k, v in after.items()}
-    return Vocab(indicators, re.compile(trie_regex(codes)), codes, regex_aliases, not_before,
-                 not_after, needs_before, only_in, frozenset(accumulates), frozenset(lower))
+    blocked_by = {}
+    for alias_codes in set(aliases.values()):
+        keys = (*alias_codes, "*")
+        not_before = [p for k in keys for p in before.get(k, ())]
+        not_after = [p for k in keys for p in after.get(k, ())]
+        blocked_by[alias_codes] = (re.compile("(?:" + "|".join(not_before) + ")$") if not_before else None,
+                                   re.compile("^(?:" + "|".join(not_after) + ")") if not_after else None)
+    return Vocab(indicators, re.compile(trie_regex(codes)), codes, regex_aliases, blocked_by,
+                 needs_before, only_in, frozenset(accumulates), frozenset(lower))
 
 
-def trie_regex(words) -> str:
+def trie_regex(words, group: int = 8) -> str:
     """One regex for many literal words, shaped as their prefix trie: "生产总值(?:增速)?"…
     Python's re walks a trie far faster than a flat alternation of 200 words, and the greedy
-    branches make the longest word win at each position, like longest-first alternation."""
+    branches make the longest word win at each position, like longest-first alternation.
+
+    re tries a branch's alternatives one after another wherever the first character of some
+    word stands (a good part of a report's characters), and a trie has as many at its root as
+    there are first characters (dozens). So the root is read in steps that each try a few: the
+    first character by a class, a lookahead for a second one (most places fail there), the
+    second by one of a few classes, and a lookbehind on the two leads into the rest of their
+    trie: "[…生…](?=[…产…])(?:[…产…](?:…|(?<=生产)总值(?:增速)?|…)|…)". One-character words
+    come last."""
     trie: dict = {}
     for w in words:
         node = trie
@@ -105,7 +118,21 @@ def trie_regex(words) -> str:
             return "(?:" + body + ")?" if len(branches) > 1 or len(body) > 1 else body + "?"
         return body
 
-    return build(trie)
+    def one_of(chars) -> str:
+        return "[" + "".join(re.escape(ch) for ch in chars) + "]"
+
+    pairs = sorted((a + b, child) for a, node in trie.items() if a for b, child in node.items() if b)
+    seconds = sorted({pair[1] for pair, _child in pairs})
+    branches = []
+    for i in range(0, len(seconds), group):
+        chars = seconds[i:i + group]
+        inner = [f"(?<={re.escape(pair)})" + build(child) for pair, child in pairs if pair[1] in chars]
+        branches.append(one_of(chars) + (inner[0] if len(inner) == 1 else "(?:" + "|".join(inner) + ")"))
+    ones = [f"(?<={re.escape(a)})" for a, node in sorted(trie.items()) if a and "" in node]
+    if not branches and not ones:
+        return build(trie)
+    rest = [f"(?={one_of(seconds)})(?:" + "|".join(branches) + ")"] if branches else []
+    return one_of(sorted(a for a in trie if a)) + "(?:" + "|".join(rest + ones) + ")"
 
 
 def find_aliases(v: Vocab, text: str):
@@ -115,14 +142,15 @@ def find_aliases(v: Vocab, text: str):
     plain = [(m.start(), m.end(), m.group(0)) for m in v.alias_regex.finditer(text)]
     extra = []
     for rx, _c, key in v.regex_aliases:   # read only around the word every match contains
-        lit, seen = _literal_of(key), set()
-        i = text.find(lit)
-        while i >= 0:
+        lit, seen = _literal_rx(key), set()
+        at = lit.search(text)
+        while at is not None:
+            i = at.start()
             for m in rx.finditer(text, max(0, i - 24), i + 48):
                 if m.start() <= i < m.end() and m.start() not in seen:
                     seen.add(m.start())
                     extra.append((m.start(), m.end(), key))
-            i = text.find(lit, i + 1)
+            at = lit.search(text, i + 1)
     if not extra:
         return [(s, e, a, codes[a]) for s, e, a in plain]
     found = sorted([(s, -(e - s), 0, e, a) for s, e, a in plain] + [(s, -(e - s), -1, e, a) for s, e, a in extra])
@@ -147,6 +175,12 @@ def _literal_of(key: str) -> str:
         body = stripped
     runs = re.findall(r"[\u4e00-\u9fa5]+", body)
     return max(runs, key=len) if runs else ""
+
+
+@lru_cache(maxsize=None)
+def _literal_rx(key: str) -> re.Pattern:
+    """_literal_of as a pattern: re finds a literal in a long text faster than str.find."""
+    return re.compile(re.escape(_literal_of(key)))
 
 
 def _regex_codes(v: Vocab, key: str) -> tuple[str, ...]:

@@ -158,3 +158,9 @@ class Lake:
         if set(named) != set(latest):
             return False
         return all(v == named[t] or self.tables.only_maintenance(t, named[t]) for t, v in latest.items())
+
+    def pointer_unreported(self) -> bool:
+        """The pointer's run left no manifest: it died after writing the pointer, before its
+        report, lake.duckdb and manifest (the next run points again and writes them)."""
+        cur = self.records.current() or {}
+        return bool(cur.get("run_id")) and not self.storage.exists("manifests", f"{cur['run_id']}.json")

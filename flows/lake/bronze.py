@@ -10,6 +10,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from . import parquet
+from ..runtime.faults import crashpoint
 from ..schemas import TABLES
 from .storage import Storage
 
@@ -34,7 +35,10 @@ class Bronze:
         table = table.select(self.schema.names).cast(self.schema)
         buf = io.BytesIO()
         pq.write_table(table, buf, **parquet.options(table))
-        return self.s.write_new(buf.getvalue(), *FOLDER, self.name(sha256))
+        written = self.s.write_new(buf.getvalue(), *FOLDER, self.name(sha256))
+        if written:
+            crashpoint("bronze:written")
+        return written
 
     def read(self, shas: list[str]) -> pa.Table:
         """The items of landed source files (each file's in its order); a bronze file written
@@ -46,10 +50,11 @@ class Bronze:
         return dataset.to_table()
 
     def summary(self, sha256: str) -> dict:
-        """{items, encoding} of a landed file, without reading its text."""
+        """{items, encoding, containers} of a landed file, without reading its text."""
         path = self.s.path(*FOLDER, self.name(sha256))
-        t = pq.read_table(path, columns=["encoding"], filesystem=self.s.pyarrow_fs())
-        return {"items": t.num_rows, "encoding": t["encoding"][0].as_py() if t.num_rows else ""}
+        t = pq.read_table(path, columns=["encoding", "container"], filesystem=self.s.pyarrow_fs())
+        return {"items": t.num_rows, "encoding": t["encoding"][0].as_py() if t.num_rows else "",
+                "containers": sorted(set(t["container"].to_pylist()) - {None})}
 
     def size(self, sha256: str) -> int:
         return self.s.size(*FOLDER, self.name(sha256))

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..runtime.faults import crashpoint
 from ..schemas import TABLES
 from .storage import Storage
 
@@ -55,7 +56,9 @@ class Records:
         table = pa.Table.from_pylist([{f.name: r.get(f.name) for f in schema} for r in rows], schema=schema)
         buf = io.BytesIO()
         pq.write_table(table, buf)
-        return self.s.write_bytes(buf.getvalue(), "quarantine", f"{run_id}-{stage}.parquet")
+        path = self.s.write_bytes(buf.getvalue(), "quarantine", f"{run_id}-{stage}.parquet")
+        crashpoint("quarantine:written")
+        return path
 
     def quarantine(self) -> pa.Table:
         schema = TABLES["quarantine"][1]
@@ -68,7 +71,9 @@ class Records:
 
     # ---- manifests and validation reports ----------------------------------------------------
     def write_manifest(self, run_id: str, manifest: dict) -> str:
-        return self.write_json(manifest, "manifests", f"{run_id}.json")
+        path = self.write_json(manifest, "manifests", f"{run_id}.json")
+        crashpoint("manifest:written")
+        return path
 
     def manifests(self) -> list[dict]:
         """Every run's manifest, oldest first (run ids sort by time)."""

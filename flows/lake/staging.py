@@ -11,6 +11,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from . import parquet
+from ..runtime.faults import crashpoint
 from ..schemas import TABLES
 from .storage import Storage
 
@@ -29,7 +30,9 @@ class Staging:
         data = data.select(schema.names).cast(schema)
         buf = io.BytesIO()
         pq.write_table(data, buf, **parquet.options(data))
-        return self.s.write_bytes(buf.getvalue(), ROOT, run_id, table, f"{part}.parquet")
+        path = self.s.write_bytes(buf.getvalue(), ROOT, run_id, table, f"{part}.parquet")
+        crashpoint(f"stage:{table}:written")
+        return path
 
     def dataset(self, run_id: str, table: str):
         """The staged files of a table as one pyarrow dataset (None: nothing staged)."""

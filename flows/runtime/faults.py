@@ -1,17 +1,20 @@
-"""Named crash points, for the crash tests (tests/test_crash.py).
+"""Named crash points, for the crash tests (tests/flow/test_flow_crash.py).
 
-    crashpoint("publish:gold:exchanged")
+    crashpoint("publish:indicator_panel:committed")
 
 kills the process with SIGKILL (no cleanup, no finally, no atexit: as a power cut or the OOM
 killer would) when the environment variable GWR_CRASH_AT names that point; otherwise it does
 nothing (one string comparison). GWR_CRASH_AT=name#N kills at the N-th time the point is
-reached (e.g. bronze:written#2: after the first of several bronze files is written).
+reached in one process (e.g. validation:written#2: the second validation record of a run).
 
 GWR_PAUSE_AT=name:seconds sleeps there instead (tests/test_concurrency.py holds the lake's lock a
 moment with it, so that two runs really overlap however fast a run is).
 
-The points live in flows/lake.py, inside every write and between the steps of a publish; the
-list of points the crash tests kill at is in tests/test_crash.py.
+The points are where a run's writes land: flows/lake/ (the lock, bronze, staging, quarantine,
+the manifest, each table's commit and the pointer), flows/stages/ (validation records, the
+report) and flows/flow.py (the stage boundaries); the list the crash tests kill at is in
+tests/flow/test_flow_crash.py. A point reached in a worker process (flows/runtime/workers.py)
+kills the run's process too.
 """
 from __future__ import annotations
 

@@ -11,8 +11,9 @@ task (its workers are processes already).
 The pool is kept for the life of the process (a served deployment reuses warm workers); its
 workers start through a fork server (Python's "forkserver": safe with delta-rs and threads), so
 a script that runs the flow must guard its entry point (`if __name__ == "__main__":`). A worker
-gives freed memory back to the OS after each job. If the pool breaks (a worker killed, workers
-that cannot start), it is turned off for the process with a warning and the work runs in threads.
+gives freed memory back to the OS after each job, and ends when the run's process does (a run
+killed leaves no worker behind). If the pool breaks (a worker killed, workers that cannot start),
+it is turned off for the process with a warning and the work runs in threads.
 """
 from __future__ import annotations
 
@@ -80,6 +81,35 @@ def _init(parent: int) -> None:
     from . import faults
 
     faults.PARENT = parent   # a crash point reached in a worker kills the run's process too
+    threading.Thread(target=_end_with, args=(parent,), name="gwr-end-with-run", daemon=True).start()
+
+
+def _end_with(parent: int, poll_s: float = 0.2) -> None:
+    """In a worker: end this process as soon as the run's process is gone. A run killed (the OOM
+    killer, SIGKILL) cannot shut its pool down, and a worker does not notice by itself: an idle
+    one would wait for work for ever, holding its memory, and a busy one would go on writing into
+    the lake after the run's lock is released."""
+    import signal
+    import time
+
+    try:
+        fd = os.pidfd_open(parent)          # readable once the process has ended (Linux)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        import select
+
+        select.select([fd], [], [])
+    else:
+        while True:
+            time.sleep(poll_s)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:
+                continue
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _get() -> ProcessPoolExecutor:

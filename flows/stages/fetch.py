@@ -124,7 +124,7 @@ def plan(sources: list, index: dict, versions, parts: int, chunk_bytes: int) -> 
 
 def land_one(lake, name: str, src, data: bytes) -> Landed:
     """One file's bytes -> bronze (when new) and its Landed record."""
-    from ..core.read import SUFFIXES, read_items_with_errors, screen_items
+    from ..core.read import SUFFIXES, read_items_with_errors, reading_family, screen_items
     from ..schemas import from_objects
 
     out = Landed(name, src.location, hashlib.sha256(data).hexdigest(), len(data), size=src.size,
@@ -134,9 +134,9 @@ def land_one(lake, name: str, src, data: bytes) -> Landed:
         if suffix not in SUFFIXES:
             raise SourceError(f"unsupported file type {suffix or '(none)'}: expected one of "
                               f"{' '.join(SUFFIXES)}", code="unsupported_type")
-        if lake.bronze.has(out.sha256):
-            meta = lake.bronze.summary(out.sha256)
-            out.items, out.encoding, out.ok = meta["items"], meta["encoding"], True
+        landed = lake.bronze.summary(out.sha256) if lake.bronze.has(out.sha256) else None
+        if landed and reading_family(landed["containers"]) == reading_family(name):
+            out.items, out.encoding, out.ok = landed["items"], landed["encoding"], True
             return out
         items, errors = screen_items(*read_items_with_errors(name, data))
         for err in errors:
@@ -144,6 +144,11 @@ def land_one(lake, name: str, src, data: bytes) -> Landed:
         if not items:
             raise SourceError(f"{name}: no usable item" + (f" ({len(errors)} record(s) rejected)"
                                                            if errors else " (empty?)"), code="no_items")
+        if landed:   # bronze holds these bytes read another way (a .txt and a .csv of one content)
+            raise SourceError(f"{name}: the same bytes were landed before under a name that reads them as "
+                              f"{reading_family(landed['containers'])}, and this name reads them as "
+                              f"{reading_family(name)}: bronze keeps one reading per content. Load one of "
+                              "the two files, or give them the same kind of name.", code="reading_conflict")
         # bronze holds the file as found: a source list's hints are the listing's, not the
         # file's (the same bytes may be listed twice, or a hint corrected later)
         bronze = from_objects("source_items", items,
@@ -248,7 +253,8 @@ class Planned:
     bi_whole: bool = False       # the BI tables must be rebuilt whole
     versions: object = None      # process.Versions: each source's version
     corrections: list = field(default_factory=list)   # the analysts' corrections (core.corrections)
-    repoint: bool = False        # the pointer is behind the tables (a run died before writing it)
+    repoint: bool = False        # a run died while publishing: the pointer is behind the tables, or its
+                                 # run left no report nor manifest (this run points again)
 
 
 def plan_run(settings, code_version: str, parts: int, log) -> Planned:
@@ -285,14 +291,22 @@ def plan_run(settings, code_version: str, parts: int, log) -> Planned:
     p = plan(sources, index, versions, parts, settings.chunk_bytes)
     cur = lake.records.current() or {}
     bi = cur.get("bi") or {}
-    bi_whole = bool(upgraded) or not lake.tables.exists("indicator_wide") or bi.get("stale", False) \
+    # a run that died while publishing: commits the pointer does not name (the BI tables may
+    # lack them: the dead run's regions are rebuilt with all the others), or a pointer whose run
+    # left no report, lake.duckdb nor manifest
+    ahead = not lake.pointer_is_current()
+    unreported = not ahead and lake.pointer_unreported()
+    bi_whole = bool(upgraded) or ahead or not lake.tables.exists("indicator_wide") or bi.get("stale", False) \
         or (bool(cur) and bi.get("tolerance") != settings.attainment_tolerance)
     log.info("plan: %d source(s), %d unchanged in the lake, %d to read%s", len(sources), len(p.unchanged),
              len(p.todo), f"; {len(rebuild)} to rebuild from bronze" if rebuild else "")
-    repoint = not lake.pointer_is_current()
-    if repoint:
+    repoint = ahead or unreported
+    if ahead:
         log.warning("the tables are ahead of the lake's pointer (_current.json): a run died after its commits; "
-                    "this run points at them")
+                    "this run points at them, the BI tables rebuilt whole")
+    elif unreported:
+        log.warning("the last publish (run %s) has no report nor manifest: its run died after its pointer; this "
+                    "run points again and writes them", cur.get("run_id"))
     return Planned(p, index, _validators(lake.records.input_state(), p.todo, index, versions), rebuild,
                    upgraded, bi_whole, versions, corrections, repoint)
 

@@ -1,5 +1,6 @@
-"""The end of a run: its summary from what the stages returned, the quarantine records, what
-HTTP sources said (for the next run's conditional GET), the report and the manifest.
+"""The end of a run: its summary from what the stages returned, what HTTP sources said (for the
+next run's conditional GET), the report and the manifest; and, before anything is published,
+the quarantine records (record_quarantine).
 
 A run with nothing new writes nothing: no manifest, no report, no file of any kind.
 """
@@ -50,6 +51,19 @@ def _batch(work, bi) -> dict:
     if bi is not None:
         out.update(bi.rows)
     return out
+
+
+def record_quarantine(lake_url: str, run_id: str, quarantined: list[dict]) -> None:
+    """The run's quarantine records, one file per stage. Written before the publish: the source
+    index the publish commits says a source is quarantined (and a run that finds it there does
+    not read it again), so its record must already be in the lake if the run dies after that."""
+    from ..lake import Lake
+
+    lake = Lake(lake_url)
+    now = datetime.now(timezone.utc)
+    for stage in QUARANTINE_STAGES:
+        rows = [dict(r, run_id=run_id, time=now) for r in quarantined if r["stage"] == stage]
+        lake.records.write_quarantine(run_id, stage, rows)
 
 
 def _http_state(lake, work) -> None:
@@ -106,9 +120,6 @@ def finish(settings, run_id: str, cv: str, started: str, outcome: dict, report_t
     lake = Lake(settings.lake)
     status, error = _status(outcome)
     work = outcome["work"]
-    for stage in QUARANTINE_STAGES:
-        rows = [dict(r, run_id=run_id, time=datetime.now(timezone.utc)) for r in work.quarantined if r["stage"] == stage]
-        lake.records.write_quarantine(run_id, stage, rows)
     _http_state(lake, work)
     summary = summarise(settings, run_id, cv, started, outcome, status, error)
     if status == "nothing_new" and not work.quarantined:

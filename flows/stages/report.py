@@ -14,6 +14,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..runtime.faults import crashpoint
+
 DATA_DOCS_RUNS = 10
 
 
@@ -72,8 +74,11 @@ def write_report(lake_url: str, run: dict, suites_dir: str | None, focus: list[s
 
     lake = Lake(lake_url)
     docs = data_docs(lake, suites_dir)
+    crashpoint("data_docs:written")
     lake.records.write_text(page(lake, run, set(focus)), "reports", "index.html")
+    crashpoint("report:written")
     db = write_duckdb(lake)
+    crashpoint("duckdb:written")
     return ReportResult(lake.storage.link("reports", "index.html"), docs, db)
 
 

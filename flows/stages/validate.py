@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..runtime.faults import crashpoint
+
 CHECKED = ("source_items", "reports", "indicator_mentions", "indicator_panel")
 BRONZE_FILES = 64      # bronze files read at once
 
@@ -99,6 +101,7 @@ def record(lake, run_id: str, report, name: str | None = None) -> dict:
     name = name or run_id
     json_path = lake.records.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str),
                                         "validation", f"{name}.json")
+    crashpoint("validation:written")
     md_path = lake.records.write_text(report.to_markdown(name), "validation", f"{name}.md")
     return {"success": report.success, "summary": report.summary(), "tables": report.tables,
             "json": json_path, "markdown": md_path}

@@ -2,7 +2,10 @@
 labelled first (tests/data/corpus_indicators.csv) and the 56 reports of the dev set labelled and
 re-checked by two readers (tests/data/dev_indicators.csv: provinces 2025 and 2026, State Council,
 海拉尔区, the vendor workbook's 保定 counties). The goal of issue 23 is 0.99 precision and 0.98
-recall on each set."""
+recall on each set. tests/data/heldout_indicators.csv holds 14 more vendor rows (2010-2022,
+two of them another county's report) labelled and re-checked the same way after the rules were
+written, and scored before any change: the estimate of accuracy on reports nobody tuned to.
+Its bar is the issue's goal for county reports nobody tuned to (0.97 / 0.93)."""
 from helpers import CORPUS, DATA, SEEDS, score_files
 
 
@@ -29,3 +32,9 @@ def test_dev_set():
     assert s.overall.recall >= 0.98, s.overall
     for name, (right, total) in s.field_accuracy.items():
         assert right / total >= 0.98, (name, right, total)
+
+
+def test_heldout_vendor_rows():
+    s = score_files(DATA / "heldout_indicators.csv", [CORPUS / "vendor" / "baoding_counties_dev.xlsx"])
+    assert s.overall.precision >= 0.97, s.overall
+    assert s.overall.recall >= 0.93, s.overall

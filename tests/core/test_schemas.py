@@ -8,7 +8,8 @@ import pytest
 
 from conftest import REPO
 from flows.core import model
-from flows.schemas import TABLES, data_dictionary
+from flows.outputs.dictionary import data_dictionary
+from flows.schemas import TABLES
 
 MIRRORS = {"source_items": model.SourceItem, "reports": model.Report,
            "indicator_mentions": model.Mention, "indicator_panel": model.PanelRow}

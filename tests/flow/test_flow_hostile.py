@@ -1,7 +1,9 @@
 """Hostile input: the flow on a generated corpus of 120+ bad (and a few good) inputs.
 
 tests/hostile_corpus.py writes the corpus at test time: empty and binary files, truncated and
-damaged UTF-8, GBK / Big5 / UTF-16 / UTF-32 without declaration, HTML, a 50 MB file, texts with
+damaged UTF-8, GBK / Big5 / UTF-16 / UTF-32 without declaration, HTML, a 50 MB file, archives
+(a zip bomb, traversal names, nested archives, an encrypted member, a corrupt central directory,
+GBK member names), texts with
 no number or only boilerplate, CSV without a text column, malformed JSON Lines, JSON fields that
 look like paths, odd file names (spaces, non-ASCII, 255 bytes, leading dashes, a newline, bytes
 that are not UTF-8), symlinks out of the source, a FIFO. The run must complete; each unusable
@@ -95,7 +97,9 @@ def test_the_corpus_is_big_and_varied(hostile_run):
     for needed in ("empty", "binary", "truncated utf-8", "gbk", "big5", "utf-16 bom", "html",
                    "50 MB", "no numbers", "boilerplate", "csv no text", "jsonl malformed",
                    "path-like json fields", "spaces", "non-ascii", "255-byte name", "leading dash",
-                   "FIFO", "symlink out of the source", "name not UTF-8"):
+                   "FIFO", "symlink out of the source", "name not UTF-8", "zip bomb",
+                   "zip traversal name", "zip nested", "zip encrypted member",
+                   "zip corrupt central directory", "zip gbk member name"):
         assert kinds[needed], needed
 
 

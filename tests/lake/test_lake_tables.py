@@ -32,7 +32,7 @@ def test_bronze_is_named_by_its_bytes_and_written_once(tmp_path):
     got = lake.read("source_items")
     assert got.column("text").to_pylist() == ["第一", "第二"]
     assert got.column("source_name").to_pylist() == ["a.txt", "a.txt"]
-    assert lake.bronze.summary(SHA) == {"items": 2, "encoding": "utf-8"}
+    assert lake.bronze.summary(SHA) == {"items": 2, "encoding": "utf-8", "containers": ["txt"]}
     assert not [p for p in path.parent.iterdir() if p.name != path.name]   # no temporary file left
 
 

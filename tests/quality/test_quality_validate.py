@@ -88,7 +88,7 @@ def test_plain_string_columns_follow_the_suite():
     as strings; the columns of null, set, regex and key checks as categoricals."""
     suite = load_suite("indicator_mentions")
     plain = plain_string_columns(suite)
-    assert {"measure", "unit", "status"} <= plain           # row conditions
+    assert {"measure", "status"} <= plain           # row conditions
     assert not {"indicator", "kind", "period", "source_name", "quote"} & plain
     lengths = dict(suite, expectations=suite["expectations"] + [
         {"type": "expect_column_value_lengths_to_be_between",
@@ -128,3 +128,22 @@ def test_threads_share_the_session_one_validation_at_a_time(reports):
     with ThreadPoolExecutor(6) as pool:
         assert list(pool.map(failed, batches)) == alone
     assert alone[0] == [] and alone[5] == [("expect_column_values_to_not_be_null", 5)]
+
+
+def test_a_mention_beyond_the_plausible_ranges_is_evidence_not_a_failure():
+    """"出口增长12倍" (a province's salmon exports, 2025年青海省政府工作报告) is 1,200% as read: the
+    mention table keeps it as evidence and validates; the panel keeps only plausible values, so
+    the run publishes."""
+    from flows.schemas import to_table
+    from flows.stages.process import run_core
+    from flows.core.model import SourceItem
+
+    text = ("2025年某省政府工作报告\n各位代表：\n2024年，全省地区生产总值增长5.2%。“青海三文鱼”公共品牌正式发布、"
+            "出口增长12倍，实际利用外资增长1.33倍。\n")
+    res = run_core("q.txt", "0" * 64, [SourceItem("q.txt", 1, "txt", "utf-8", text)])
+    growth = {(vars(m)["indicator"], vars(m)["value"]) for m in res.mentions if vars(m)["measure"] == "growth_pct"}
+    assert ("exports", 1200.0) in growth and ("fdi", 133.0) in growth
+    assert not [p for p in res.panel if vars(p)["measure"] == "growth_pct" and vars(p)["value"] > 1000]
+    report = validate_tables({"indicator_mentions": to_table("indicator_mentions", [vars(m) for m in res.mentions]),
+                              "indicator_panel": to_table("indicator_panel", [vars(p) for p in res.panel])})
+    assert report.success, report.failures

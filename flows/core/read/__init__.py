@@ -30,7 +30,7 @@ from .screen import NUMBER, content_problem, screen_items
 
 log = logging.getLogger(__name__)
 
-__all__ = ["read_items", "read_items_with_errors", "screen_items", "content_problem", "decode_bytes",
+__all__ = ["read_items", "read_items_with_errors", "reading_family", "screen_items", "content_problem", "decode_bytes",
            "detect_container", "html_to_text", "expand_source", "format_of", "SUFFIXES", "Caps", "NUMBER"]
 
 _EXT_CONTAINER = {
@@ -76,6 +76,16 @@ def format_of(source_name: str, data: bytes) -> str:
         ext = _extension(source_name)
         return "xls" if ext == "xls" else "doc"
     return "text"
+
+
+def reading_family(what) -> str:
+    """How bytes are read: "table" (.csv / .tsv), "records" (.jsonl / .json) or "text" (anything
+    else: plain text and HTML tell themselves apart, binary formats are known by their bytes).
+    `what` is a source name, or the containers of the items a reading gave (source_items)."""
+    containers = [detect_container(what)] if isinstance(what, str) else list(what)
+    fams = {"csv": "table", "jsonl": "records"}
+    found = {fams.get(c, "text") for c in containers if c}
+    return found.pop() if len(found) == 1 else "text"
 
 
 def looks_like_html(text: str) -> bool:

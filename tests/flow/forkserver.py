@@ -1,19 +1,20 @@
 """A fork server for tests that run the whole flow many times in fresh processes (the crash tests).
 
-    python tests/forkserver.py        (started by tests/test_crash.py, PREFECT_API_URL set)
+    python tests/flow/forkserver.py   (started by tests/flow/test_flow_crash.py, PREFECT_API_URL set)
 
 It imports Prefect, Great Expectations and the flow ONCE (~4 s), then answers one JSON request
 per line on stdin with one JSON line on stdout:
 
     {"argv": ["run", "--source", S, "--lake", L], "env": {"GWR_CRASH_AT": "..."}, "log": PATH}
- -> {"rc": 0 | 1 | -9 ..., "pid": N, "timed_out": false, "seconds": 1.9}
+ -> {"rc": 0 | 1 | -9 ..., "pid": N, "timed_out": false, "seconds": 1.9, "cpu": 1.2}
 
 by forking a child that runs `python -m flows <argv>` (flows.__main__.main) with that environment,
 its output in PATH (a child still running after req["timeout"] seconds, default 300, is
 killed and reported timed_out). The child is a separate process: a crash point kills it with SIGKILL and
-nothing else. rc is the child's exit status as subprocess gives it (-9: killed by SIGKILL).
-Nothing runs in this process but imports (and _prewarm, in a helper child), so a forked child
-starts clean: no threads, no Prefect client yet.
+nothing else. rc is the child's exit status as subprocess gives it (-9: killed by SIGKILL); cpu
+the CPU seconds of the child (and of the processes it waited for).
+Nothing runs in this process but imports, so a forked child starts clean: no threads, no Prefect
+client yet. The child's own worker pool (flows/runtime/workers.py) starts as in any run.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import signal
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -36,37 +37,7 @@ import pyarrow.dataset  # noqa: E402,F401
 import flows.__main__  # noqa: E402
 import flows.flow  # noqa: E402,F401
 import flows.quality.validate  # noqa: E402,F401
-from flows import faults  # noqa: E402
-
-
-def _prewarm() -> None:
-    """Work every run would redo in its fresh process, done once here: the ~1 MB Vega bundle the
-    HTML report embeds (flows/report.py, ~1.5-3 s per process). It is made in a forked helper,
-    so this process starts no thread (vl-convert starts native ones), and handed to the
-    children as the value of report.vega_bundle(). Skipped when report.py has no such function."""
-    try:
-        from flows import report
-    except ImportError:
-        return
-    if not callable(getattr(report, "vega_bundle", None)):
-        return
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            data = report.vega_bundle().encode("utf-8")
-            with os.fdopen(w, "wb") as fh:
-                fh.write(data)
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as fh:
-        data = fh.read()
-    os.waitpid(pid, 0)
-    if data:
-        bundle = data.decode("utf-8")
-        report.vega_bundle = lambda: bundle
+from flows.runtime import faults  # noqa: E402
 
 
 def child(req: dict) -> None:
@@ -82,6 +53,9 @@ def child(req: dict) -> None:
         if req.get("cwd"):
             os.chdir(req["cwd"])
         faults.reset()
+        # the run's __main__ is flows.__main__, as under `python -m flows`: the run's worker
+        # processes (forkserver start method) import __main__, and this file imports GX
+        sys.modules["__main__"] = flows.__main__
         rc = flows.__main__.main(req["argv"])
     except SystemExit as e:
         rc = e.code if isinstance(e.code, int) else 1
@@ -99,7 +73,6 @@ def child(req: dict) -> None:
 
 
 def main() -> None:
-    _prewarm()
     print(json.dumps({"ready": True, "pid": os.getpid()}), flush=True)
     for line in sys.stdin:
         if not line.strip():
@@ -112,7 +85,7 @@ def main() -> None:
         deadline = t0 + float(req.get("timeout", 300))
         timed_out = False
         while True:  # wait, but never forever: a hung run is killed and reported
-            done, status = os.waitpid(pid, os.WNOHANG)
+            done, status, usage = os.wait4(pid, os.WNOHANG)
             if done:
                 break
             if time.monotonic() > deadline and not timed_out:
@@ -121,7 +94,8 @@ def main() -> None:
             time.sleep(0.02)
         print(json.dumps({"rc": os.waitstatus_to_exitcode(status), "pid": pid,
                           "timed_out": timed_out,
-                          "seconds": round(time.monotonic() - t0, 3)}), flush=True)
+                          "seconds": round(time.monotonic() - t0, 3),
+                          "cpu": round(usage.ru_utime + usage.ru_stime, 3)}), flush=True)
 
 
 if __name__ == "__main__":
