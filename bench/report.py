@@ -261,6 +261,29 @@ def _json(r: dict) -> str:
     return "{\n" + ",\n".join(lines) + "\n}"
 
 
+HOW = """\
+- Goal 1: one process per tree (bench/driver.py); the seeds' bytes read, screened and turned into
+  panel rows (flows.panel_rows), best of 7, against cn2an.transform over the same text, best of 3,
+  in the same process (a ratio, so a slow spell weighs on both).
+- Goal 2: one real Prefect server for the part, one warm driver process per tree calling the flow as
+  `python -m flows run` does (without the heartbeat thread); each tree warmed by a small and a big
+  run, then {repeat} rounds of (small, big) per tree, the trees' order swapped every round. The
+  fastest run counts; the medians and every run are shown. CPU: the driver's process tree (flow,
+  its workers) and the server, sampled from /proc every 0.25 s.
+- Goal 3: a fresh `python -m flows run` per run: a full run, then {repeat} rounds of (add one
+  report, re-run with nothing new) with a temporary Prefect server (the CLI's own) and with a
+  long-lived `prefect server start`, the modes alternating. The fastest add-one counts.
+- Goal 4: a fresh `python -m flows run` per size and tree (temporary server) into an empty lake; the
+  peak of the PSS summed over its whole process tree, sampled every 0.1 s.
+- Where the time goes: each CLI run's output lines time-stamped as they arrive (start-up, the
+  temporary server, each stage's last "Finished in state" line, the exit), and the flow's own stage
+  seconds from the run's manifest.
+- Each part first waits (up to --max-wait s) for a quiet machine (1-minute load under 1.5, no other
+  test run or Prefect server) and records the load it saw; each timed run first waits (up to
+  --gate-wait s) for other test runs, Prefect servers and busy processes of others to end. A `*`
+  marks a run during which any was still seen (the run counts, but was disturbed)."""
+
+
 def render(r: dict) -> str:
     loads = ", ".join(f"{k} {v.get('load1')}" + ("" if v.get("quiet", True) is not False else " (busy)")
                       for k, v in (r.get("load") or {}).items() if isinstance(v, dict))
@@ -273,6 +296,7 @@ def render(r: dict) -> str:
                          ("## Where a large run from the command line goes", profile(r))):
         if lines:
             parts += ["", title, "", "\n".join(lines)]
+    parts += ["", "## How measured", "", HOW.format(repeat=r.get("repeat"))]
     return "\n".join(parts) + f"\n\n## Every figure\n\n```json\n{_json(slim(r))}\n```\n"
 
 

@@ -16,9 +16,15 @@ Goals:
  6. Dask 2 workers vs 1 (this tree), when the shell has the Dask runner
 
 Each part waits for a quiet machine first (load under 1.5, no other test run or Prefect server;
-60 s at a time, up to --max-wait seconds) and records the load it saw. `--quick` uses small sizes
-(a smoke test of the suite, not the goals). The figures go to --out (Markdown, with every run
-in JSON at its end) and to <work>/results.json.
+60 s at a time, up to --max-wait seconds) and records the load it saw; before each timed run the
+suite waits (up to --gate-wait seconds) for other test runs, Prefect servers and busy processes of
+others to end, and a run during which any was still seen is marked * in the tables. `--quick` uses
+small sizes (a smoke test of the suite, not the goals). `--only core warm memory cli` measures some
+parts (in that order of priority when time is short); `--resume --work W` keeps the parts W's
+results.json already has and measures the others (or --only's again). The figures go to --out
+(Markdown: goals, how measured, every run in JSON at its end) and to <work>/results.json.
+
+    python -m bench.report W/results.json --out bench/RESULTS.md     renders a results.json again
 """
 from __future__ import annotations
 
@@ -135,6 +141,8 @@ def main(argv=None) -> int:
     ap.add_argument("--resume", action="store_true",
                     help="keep the parts <work>/results.json has, measure the others (or --only's)")
     a = ap.parse_args(argv)
+    if a.resume and a.work is None:
+        ap.error("--resume needs --work: the folder whose results.json to keep")
     sizes = SIZES["quick" if a.quick else "full"]
     repeat = a.repeat or (1 if a.quick else 3)
     work = a.work or Path(tempfile.mkdtemp(prefix="gwr-bench-"))
