@@ -222,6 +222,13 @@ def profile(r: dict) -> list[str]:
     out.append(_row("CPU of the whole tree (wait4, s)", f"{fa['cpu_tree_s']:.1f}", f"{fb['cpu_tree_s']:.1f}",
                     f"{fb['cpu_tree_s'] / fa['cpu_tree_s']:.1f}x"))
     out.append(_row("peak memory (tree PSS, MiB)", f"{fa.get('tree_mib', 0):.0f}", f"{fb.get('tree_mib', 0):.0f}", ""))
+    top = sorted(fb["phases"].items(), key=lambda kv: -kv[1])
+    out += ["", f"Where the {int(b):,}-report run's {fb['wall_s']:.0f} s went, largest first: "
+            + "; ".join(f"{label} {x:.1f} s ({x / fb['wall_s']:.0%})" for label, x in top[:5])
+            + f". Growth from {int(a):,} to {int(b):,} reports, largest first: "
+            + "; ".join(f"{label} +{fb['phases'][label] - fa['phases'][label]:.1f} s"
+                        for label in sorted((k for k in fb["phases"] if k in fa["phases"]),
+                                            key=lambda k: -(fb["phases"][k] - fa["phases"][k]))[:4]) + "."]
     w = (r.get("warm") or {}).get("new")
     if w:
         pred = w["big_s"] + w["slope_s_per_report"] * (int(b) - r["sizes"]["big"])
