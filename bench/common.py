@@ -218,6 +218,8 @@ def kind_of(pid: int, root: int) -> str:
         cmd = (Path(f"/proc/{pid}/cmdline").read_bytes()).replace(b"\0", b" ").decode("utf-8", "replace")
     except OSError:
         return "other"
+    if not cmd.strip():     # a zombie (exited, not yet reaped) has no command line
+        return "other"
     if "uvicorn" in cmd or "prefect server" in cmd or "server start" in cmd:
         return "server"
     return "workers"
@@ -243,6 +245,7 @@ class Watch:
         self.peak_kib, self.peak_by_kind, self.main_hwm_kib = 0, {}, 0
         self.cpu: dict[int, tuple[str, float]] = {}
         self.seen: dict[int, str] = {}      # every process of the tree seen, by kind
+        self.kinds: dict[int, str] = {}     # the last kind read from each process's command line
         self.samples, self.others = 0, 0    # the most processes of other runs seen at once
         self._snap = None
         # a long-lived process (a warm driver, a server) counts from now on
@@ -264,11 +267,11 @@ class Watch:
         pids = tree(self.root)
         for pid in pids:
             if pid not in self.seen and pid not in self.base:
-                self.seen[pid] = kind_of(pid, self.root)
+                self.seen[pid] = self._kind(pid)
         for pid in pids + self.extra:
             t = cpu_s(pid)
             if t is not None:   # (a process gone keeps its last sample)
-                kind = "server" if pid in self.extra else kind_of(pid, self.root)
+                kind = "server" if pid in self.extra else self._kind(pid)
                 self.cpu[pid] = (kind, t - self.base.get(pid, 0.0))
         self.samples += 1
         if self.samples % 4 == 1:      # every fourth sample: anything else competing for the CPU?
@@ -282,11 +285,20 @@ class Watch:
         if self.memory:
             by: dict[str, int] = {}
             for pid in pids:
-                k = kind_of(pid, self.root)
+                k = self._kind(pid)
                 by[k] = by.get(k, 0) + pss_kib(pid)
             if sum(by.values()) > self.peak_kib:
                 self.peak_kib, self.peak_by_kind = sum(by.values()), by
             self.main_hwm_kib = max(self.main_hwm_kib, hwm_kib(self.root))
+
+    def _kind(self, pid: int) -> str:
+        """The process's kind from its command line now, or as last known when it has none (it
+        exited: a temporary server's last CPU sample, taken as a zombie, was counted as a worker's)."""
+        k = kind_of(pid, self.root)
+        if k == "other":
+            return self.kinds.get(pid, "workers")
+        self.kinds[pid] = k
+        return k
 
     def _loop(self) -> None:
         while not self._stop.is_set():
