@@ -173,7 +173,8 @@ def cli_table(r: dict) -> list[str]:
             if mode not in cli[n]:
                 continue
             s = cli[n][mode]
-            full = f"{cli[n]['full']['wall_s']:.1f} s" if mode == "temporary" else "-"
+            f = cli[n]["full"]
+            full = f"{f['wall_s']:.1f} s" + ("*" if f.get("others") else "") if mode == "temporary" else "-"
             out.append(_row(f"{int(n):,}", _mode(mode), full, f"{_best(s['add']):.2f} s ({_runs(s['add'])})",
                             f"{_best(s['noop']):.2f} s ({_runs(s['noop'])})"))
     return out + [""] + cli_phases(cli)
@@ -216,11 +217,15 @@ def profile(r: dict) -> list[str]:
         x, y = fa["phases"].get(label), fb["phases"].get(label)
         out.append(_row(label, f"{x:.2f}" if x is not None else "-", f"{y:.2f}" if y is not None else "-",
                         f"{y / x:.1f}x" if x and y else "-"))
-    out.append(_row("**wall**", f"**{fa['wall_s']:.1f}**", f"**{fb['wall_s']:.1f}**", f"{fb['wall_s'] / fa['wall_s']:.1f}x"))
+    star = {id(f): "\\*" if f.get("others") else "" for f in (fa, fb)}     # (escaped: after bold)
+    out.append(_row("**wall**", f"**{fa['wall_s']:.1f}**{star[id(fa)]}", f"**{fb['wall_s']:.1f}**{star[id(fb)]}",
+                    f"{fb['wall_s'] / fa['wall_s']:.1f}x"))
     for label, key in (("CPU: main / server / workers (s)", "cpu_by_kind"),):
         out.append(_row(label, *(" / ".join(f"{f[key].get(k, 0):.1f}" for k in KINDS) for f in (fa, fb)), ""))
-    out.append(_row("CPU of the whole tree (wait4, s)", f"{fa['cpu_tree_s']:.1f}", f"{fb['cpu_tree_s']:.1f}",
-                    f"{fb['cpu_tree_s'] / fa['cpu_tree_s']:.1f}x"))
+    tot = [sum(f["cpu_by_kind"].values()) for f in (fa, fb)]
+    out.append(_row("CPU, all processes (sampled, s)", f"{tot[0]:.1f}", f"{tot[1]:.1f}", f"{tot[1] / tot[0]:.1f}x"))
+    out.append(_row("CPU from wait4: the flow's process and the children it reaped (not the pool's workers, s)",
+                    f"{fa['cpu_tree_s']:.1f}", f"{fb['cpu_tree_s']:.1f}", f"{fb['cpu_tree_s'] / fa['cpu_tree_s']:.1f}x"))
     out.append(_row("peak memory (tree PSS, MiB)", f"{fa.get('tree_mib', 0):.0f}", f"{fb.get('tree_mib', 0):.0f}", ""))
     top = sorted(fb["phases"].items(), key=lambda kv: -kv[1])
     out += ["", f"Where the {int(b):,}-report run's {fb['wall_s']:.0f} s went, largest first: "
