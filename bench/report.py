@@ -301,7 +301,9 @@ def render(r: dict) -> str:
                       for k, v in (r.get("load") or {}).items() if isinstance(v, dict))
     parts = [f"# Benchmark results\n\nMachine: {r['machine']}  \nDate: {r.get('started')} - {r.get('finished', '?')}  \n"
              f"Sizes: {r['sizes']}; timed runs repeated {r.get('repeat')}x (fastest counts)  \n"
-             f"Trees: {r.get('trees')}  \nLoad average (1 min) when each part began: {loads}\n",
+             f"Trees: {r.get('trees')}  \nLoad average (1 min) when each part began: {loads}\n"
+             + ("" if not r.get("measured") else "Each part's figures measured from (--resume runs the parts again): "
+                + ", ".join(f"{k} {v}" for k, v in r["measured"].items()) + "\n"),
              "## Goals\n", "\n".join(goals(r))]
     for title, lines in (("## Old code vs new code, one session, runs alternating", old_vs_new(r)),
                          ("## From the command line: add one report, nothing new", cli_table(r)),

@@ -167,6 +167,7 @@ def main(argv=None) -> int:
 
     for part in parts:
         results["load"][part] = wait()
+        results.setdefault("measured", {})[part] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         log(f"{part}: load {results['load'][part]}")
         if part == "core":
             part_core(results, trees)
