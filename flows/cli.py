@@ -167,7 +167,8 @@ def _log_details(exc: BaseException | None, message: str) -> str:
     try:
         LOG.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(LOG, encoding="utf-8")
-        log = logging.getLogger("flows.cli")
+        log = logging.getLogger("flows.cli.details")
+        log.propagate = False   # the file only: the console has its one line, printed by main
         log.addHandler(handler)
         log.error("%s", message, exc_info=(type(exc), exc, exc.__traceback__) if exc else None)
         log.removeHandler(handler)

@@ -59,6 +59,7 @@ def gwr_lake(settings: Settings = Settings()) -> dict:
 
     run_id, cv, started = _run_id(), code_version(), _now()
     workers.configure(settings.workers, settings.task_runner)
+    workers.forget_clients()
     lake = Lake(settings.lake)
     log = get_run_logger()
     log.info("run %s: %s -> %s (code version %s)", run_id, settings.source, lake.location(), cv)

@@ -73,7 +73,7 @@ REPORTS = _schema(
        example="温州市"),
     _f("region_code", STR, "administrative code of the region (today's code for a renamed county: "
        "保定市清苑县 and 保定市清苑区 share 130608)", example="330300"),
-    _f("tier", STR, "national | province | city | county | district | zone", example="city"),
+    _f("tier", STR, "national | province | city (prefecture level) | county (a county, banner or county-level city) | district | zone", example="city"),
     _f("province", STR, "province the region belongs to", example="浙江省"),
     _f("review_year", I32, "calendar year the report reviews",
        unit="calendar year", example="2022"),
@@ -151,7 +151,7 @@ INDICATOR_PANEL = _schema(
     _f("doc_index", I32, "report within the source (1-based)", False, example="1"),
     _f("region", STR, "region of the report", example="呼伦贝尔市海拉尔区"),
     _f("region_code", STR, "administrative code of the region", example="150702"),
-    _f("tier", STR, "national | province | city | county | district | zone", example="district"),
+    _f("tier", STR, "national | province | city (prefecture level) | county (a county, banner or county-level city) | district | zone", example="district"),
     _f("province", STR, "province the region belongs to", example="内蒙古自治区"),
     _f("indicator", STR, "indicator code (flows/vocab/indicators.csv)", False, example="gdp"),
     _f("kind", STR, "actual | target", False, example="target"),
@@ -255,7 +255,7 @@ INDICATOR_WIDE = _schema(
     "low end and qualifiers (about, at_least, ...) are dropped: indicator_panel has both. Panel "
     "rows without a region or year are left out. Partitioned by year.",
     _f("region", STR, "region", False, example="呼伦贝尔市海拉尔区"),
-    _f("tier", STR, "national | province | city | county | district | zone", example="district"),
+    _f("tier", STR, "national | province | city (prefecture level) | county (a county, banner or county-level city) | district | zone", example="district"),
     _f("province", STR, "province the region belongs to", example="内蒙古自治区"),
     _f("year", I32, "calendar year (actual: the year reviewed, target: the year planned)", False,
        unit="calendar year", example="2013"),

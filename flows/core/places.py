@@ -96,7 +96,8 @@ def tier_of(region: str | None) -> str | None:
     if region.endswith("区"):
         return "district"
     if region.endswith(("市", "州", "盟", "地区")):
-        return "city"
+        rows, _ = candidates(region)   # a county-level city (安国市, 乐昌市) is a county's tier
+        return "county" if rows and all(r["level"] == "county" for r in rows) else "city"
     return None
 
 

@@ -108,7 +108,7 @@ def metadata(text: str, item: SourceItem) -> dict:
     if said is None and row is None:
         zone = _zone_from_body(text)       # a report with no title: the zone it keeps naming
         said = _resolve(zone, text) if zone else None
-    found = said or row
+    found = _as_named_then(said or row, text)
     if said is not None and row is not None and not _same_place(said, row):
         conflicts.append(f"region: the text is {said.name}"
                          + (f" ({said.province})" if said.province and said.province != said.name else "")
@@ -217,6 +217,24 @@ def _dominant_place(text: str) -> Place | None:
         if got:
             return got
     return None
+
+
+def _as_named_then(found: Place | None, text: str) -> Place | None:
+    """A renamed county under the name its report uses: a vendor's code or title gives today's
+    name (清苑区, a 县 until 2015); a 2008 report that names itself 清苑县, or never names itself
+    and speaks of 全县 and 县政府 only, is 保定市清苑县 (with today's code)."""
+    if found is None or not found.code or not found.name.endswith(("县", "区")):
+        return found
+    short = found.name.rsplit("市", 1)[-1]       # 清苑区 of 保定市清苑区
+    if len(short) < 3 or count(text, short):
+        return found
+    own, stem = short[-1], short[:-1]
+    other = "县" if own == "区" else "区"
+    named_other = len(stem) >= 2 and count(text, stem + other) > 0
+    speaks_other = count(text, "全" + other) >= 5 and not count(text, "全" + own)
+    if named_other or speaks_other:
+        return Place(found.name[:-1] + other, found.code, found.province, found.city)
+    return found
 
 
 def _same_place(a: Place, b: Place) -> bool:

@@ -18,14 +18,16 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from .parquet import delta_writer_properties
+from .parquet import delta_writer_properties, options
 from ..schemas import TABLES
 from .storage import Storage
 
 RUN_KEY = "gwr_run_id"
 CODE_KEY = "gwr_code_version"
+ADDED_KEY = "gwr_rows_added"     # rows a streamed append added (its commit has no write metrics)
 COMMIT_RETRIES = 10       # deltalake's own, for a commit that does not conflict with the other
 CONFLICT_RETRIES = 5      # ours: the whole write again, after a concurrent commit of the same rows
+STREAM_ROWS = 2048        # rows per Parquet row group of a streamed append
 MAINTENANCE = ("VACUUM START", "VACUUM END")   # commits that change no row of a table
 
 
@@ -161,7 +163,8 @@ class DeltaTables:
 
         _, schema, part = TABLES[table]
         if not isinstance(data, pa.Table):      # a dataset: a new stream for each attempt
-            data = data.scanner(columns=schema.names).to_reader()
+            data = data.scanner(columns=schema.names, batch_size=256, batch_readahead=2,
+                                fragment_readahead=1).to_reader()
         props = CommitProperties(custom_metadata={RUN_KEY: run_id, CODE_KEY: code_version},
                                  max_commit_retries=COMMIT_RETRIES)
         uri = self.uri(table)
@@ -179,9 +182,53 @@ class DeltaTables:
         elif replace is not None and replace[1]:
             write_deltalake(uri, data, mode="overwrite", predicate=predicate(*replace), schema_mode="merge",
                             **common)
+        elif isinstance(data, pa.RecordBatchReader):
+            self._append_streamed(table, data, sample, run_id, code_version)
         else:
             write_deltalake(uri, data, mode="append", schema_mode="merge", **common)
         return True
+
+    def _append_streamed(self, table: str, data: pa.RecordBatchReader, sample: pa.Table, run_id: str,
+                         code_version: str) -> None:
+        """Append a stream of rows in one commit with memory that does not grow with the rows:
+        pyarrow writes the Parquet files batch by batch (deltalake's writer holds the whole
+        input first), then one Delta transaction adds them. A run killed in between leaves files
+        no version names: invisible to readers, removed by vacuum."""
+        import json
+        import time
+        import uuid
+
+        import pyarrow.dataset as ds
+        from deltalake import CommitProperties, DeltaTable
+        from deltalake.transaction import AddAction
+
+        layer, schema, part = TABLES[table]
+        folder = self.storage.path(layer, table)
+        written: list = []
+        ds.write_dataset(
+            data, folder, format="parquet", filesystem=self.storage.pyarrow_fs(),
+            basename_template=f"part-{uuid.uuid4().hex}-{{i}}.parquet",
+            partitioning=ds.partitioning(pa.schema([schema.field(part)]), flavor="hive") if part else None,
+            file_options=ds.ParquetFileFormat().make_write_options(**options(sample)),
+            existing_data_behavior="overwrite_or_ignore", max_rows_per_group=STREAM_ROWS,
+            min_rows_per_group=min(STREAM_ROWS, 1024), file_visitor=written.append)
+        now = int(time.time() * 1000)
+        actions = []
+        for f in written:
+            rel = f.path[len(folder):].lstrip("/")
+            values = {}
+            if part:
+                raw = rel.split("/", 1)[0].split("=", 1)[1]
+                values[part] = None if raw == "__HIVE_DEFAULT_PARTITION__" else raw
+            actions.append(AddAction(rel, f.size, values, now, True,
+                                     json.dumps({"numRecords": f.metadata.num_rows})))
+        if actions:
+            added = sum(f.metadata.num_rows for f in written)
+            props = CommitProperties(custom_metadata={RUN_KEY: run_id, CODE_KEY: code_version, ADDED_KEY: str(added)},
+                                     max_commit_retries=COMMIT_RETRIES)
+            DeltaTable(self.uri(table), storage_options=self.storage.delta_options()).create_write_transaction(
+                actions, mode="append", schema=schema, partition_by=[part] if part else None,
+                commit_properties=props)
 
     def history(self, table: str) -> list[dict]:
         """Each version of the table: version, time (ISO, UTC), operation, run id, code version,
@@ -206,6 +253,8 @@ class DeltaTables:
             metrics = h.get("operationMetrics") or {}
             v = h.get("version")
             added = metrics.get("num_added_rows")
+            if added is None and h.get(ADDED_KEY) is not None:
+                added = int(h[ADDED_KEY])
             removed = metrics.get("num_removed_rows")
             now, before = rows.get(v), (rows.get(v - 1) if v else 0)
             if removed is None and None not in (now, before):

@@ -69,12 +69,28 @@ def _call(env: dict, cwd: str, fn, args):
         from . import faults
 
         faults.reset()
+        forget_clients()
     if os.getcwd() != cwd:
         os.chdir(cwd)
     try:
         return fn(*args)
     finally:
         release_memory()
+
+
+def forget_clients() -> None:
+    """Drop the filesystem clients fsspec keeps per process and per filesystem class: one made
+    under an earlier environment (an S3 endpoint, credentials) would go on using it. A run calls
+    this as it starts, a worker when it takes up a caller's changed environment."""
+    import sys
+
+    if "fsspec" not in sys.modules:
+        return
+    todo = [sys.modules["fsspec"].AbstractFileSystem]
+    while todo:
+        cls = todo.pop()
+        cls.clear_instance_cache()
+        todo.extend(cls.__subclasses__())
 
 
 def _init(parent: int) -> None:

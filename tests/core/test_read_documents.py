@@ -59,8 +59,10 @@ def test_vendor_workbook_one_report_per_row_with_text():
                                                        2020, "2020-01-21")
     assert by_row[7].region == "保定市清苑县" and by_row[7].region_code == "130608"   # renamed in 2015
     assert by_row[25].region == "保定市清苑区" and by_row[25].region_code == "130608"
+    # a 2008 report the vendor files under today's code and title (清苑区), that calls itself 清苑县
+    assert (by_row[11].region, by_row[11].tier, by_row[11].region_code) == ("保定市清苑县", "county", "130608")
     assert (by_row[28].region, by_row[35].region) == ("保定市徐水县", "保定市徐水区")
-    assert by_row[157].region == "安国市" and by_row[157].tier == "city"
+    assert by_row[157].region == "安国市" and by_row[157].tier == "county"   # a county-level city
     conflicts = {r.item_index: r.metadata_conflicts for r in reports if r.metadata_conflicts}
     assert set(conflicts) == {81, 82, 83, 84, 116, 124, 125}
     assert by_row[82].region == "聊城市高唐县" and by_row[82].province == "山东省"

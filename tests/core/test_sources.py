@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from flows.core.model import SourceError, SourceItem
@@ -464,3 +464,18 @@ def test_gb2312_text_that_is_also_valid_utf8_reads_as_chinese():
     assert decode_bytes(text.encode("gb18030")) == (text, "gb18030")
     russian = "Привет мир, это русский текст"   # р..я are outside GB2312: stays UTF-8
     assert decode_bytes(russian.encode("utf-8")) == (russian, "utf-8")
+    # found by test_roundtrip_gb18030: 詺 is a GBK character outside GB2312, the rest is common
+    text = "詺" + "一" * 29
+    assert decode_bytes(text.encode("gb18030")) == (text, "gb18030")
+
+
+@settings(max_examples=60, deadline=None)
+@given(words=st.lists(st.text(st.characters(min_codepoint=0x430, max_codepoint=0x44F), min_size=2, max_size=9),
+                      min_size=3, max_size=40))
+def test_cyrillic_utf8_stays_utf8(words):
+    # а..п are two-byte UTF-8 that GB2312 also reads (а is 邪): text of those letters alone is
+    # Chinese to any decoder. Russian prose has р..я (outside GB2312) in about a third of its letters.
+    text = " ".join(words)
+    letters = text.replace(" ", "")
+    assume(sum("р" <= c <= "я" for c in letters) >= 0.15 * len(letters))
+    assert decode_bytes(text.encode("utf-8")) == (text, "utf-8")

@@ -255,3 +255,17 @@ def test_the_workers_of_a_killed_run_end_with_it(tmp_path):
         os.kill(pid, signal.SIGKILL)
     assert out.read_text().count("\n") == written, "a worker of the killed run went on writing"
     assert not leftover, f"worker processes {leftover} outlived their run"
+
+
+def test_forget_clients_drops_the_filesystems_fsspec_keeps():
+    """fsspec keeps one filesystem per class and arguments, made under the environment of its
+    time (an S3 endpoint, credentials): a run, or a worker taking up a changed environment,
+    starts from fresh ones (a test's second moto server was once reached at the first's port)."""
+    import fsspec
+
+    from flows.runtime import workers
+
+    first = fsspec.filesystem("memory")
+    assert fsspec.filesystem("memory") is first
+    workers.forget_clients()
+    assert fsspec.filesystem("memory") is not first

@@ -221,13 +221,19 @@ def _utf8_or_chinese(data: bytes, utf8_text: str) -> tuple[str, str]:
         if text is not None and _CJK.search(text) and _bad_ratio(text) == 0:
             return text, codec
     # the detector may still take repetitive GB2312 text for UTF-8 ('丫一一一' is b'\xd1\xbe\xd2\xbb..',
-    # UTF-8 for 'Ѿһһ'): bytes that read as clean Chinese of the GB2312 set (the common
-    # characters) are Chinese. Cyrillic UTF-8 is not: р..я are b'\xd1\x80'..b'\xd1\x8f', outside GB2312.
+    # UTF-8 for 'Ѿһһ'): bytes that read as clean Chinese, nearly all of the GB2312 set (the
+    # common characters), are Chinese. Cyrillic UTF-8 is not: р..я are b'\xd1\x80'..b'\xd1\x8f',
+    # outside GB2312, and Russian text is full of them.
     text = _decode_strict(data, "gb18030")
-    if text is not None and _CJK.search(text) and _bad_ratio(text) == 0 \
-            and _encode_as(text, "gb2312") is not None:
+    if text is not None and _CJK.search(text) and _bad_ratio(text) == 0 and _common_share(text) >= 0.9:
         return text, "gb18030"
     return utf8_text, "utf-8"
+
+
+def _common_share(text: str) -> float:
+    """The share of a text's non-ASCII characters that are in GB2312 (the common characters)."""
+    wide = [c for c in text if ord(c) > 0x7F]
+    return sum(1 for c in wide if _encode_as(c, "gb2312") is not None) / max(len(wide), 1)
 
 
 def _bad_ratio(text: str) -> float:
