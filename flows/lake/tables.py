@@ -312,9 +312,11 @@ class DeltaTables:
 
     def vacuum(self, table: str, retention_hours: int, keep_versions: list[int],
                dry_run: bool = False) -> list[str]:
-        """Delete the files no version within the retention (nor a kept version) needs."""
+        """Delete the files no version within the retention (nor a kept version) needs, and the
+        files older than the retention that no version names (a write killed before its commit):
+        deltalake's full vacuum, which lists the table's folder."""
         dt = self.open(table)
         if dt is None:
             return []
         return dt.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False,
-                         keep_versions=sorted(set(keep_versions)) or None)
+                         keep_versions=sorted(set(keep_versions)) or None, full=True)

@@ -269,6 +269,23 @@ def test_vacuum_removes_old_files_never_the_current_sets(copy, two_runs):
         content(lake, first["versions"])                            # its files are gone, as asked
 
 
+def test_vacuum_removes_a_file_no_version_names(copy, two_runs):
+    """A write killed before its commit leaves a data file no version names: readers never see
+    it; vacuum removes it once it is older than the retention, and nothing else."""
+    lake = Lake(copy)
+    now = content(lake)
+    folder = copy / "silver" / "reports"
+    orphan = folder / "part-killed-0.parquet"
+    shutil.copy(next(folder.glob("*.parquet")), orphan)
+    assert content(lake) == now                                      # not in any version
+    old = (datetime.now() - timedelta(days=3)).timestamp()
+    os.utime(orphan, (old, old))
+    vacuum(lake, retention_days=30)
+    assert orphan.exists()                                           # younger than 30 days
+    vacuum(lake, retention_days=1)
+    assert not orphan.exists() and content(lake) == now
+
+
 def test_the_vacuum_command(copy, capsys):
     from flows.cli import main
 
