@@ -3,6 +3,8 @@ Prefect UI. The CPU-bound work goes through flows/runtime/workers.py (the one pl
 decides where it runs)."""
 from __future__ import annotations
 
+import logging
+
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -26,8 +28,9 @@ def _log_landed(out: list) -> None:
              len(out), f"{sum(f.byte_size for f in out):,}", sum(f.new for f in ok),
              sum(not f.new and not f.not_modified for f in ok), sum(f.not_modified for f in ok), len(out) - len(ok))
     for f in out:
-        for r in f.rejects:
-            log.error("QUARANTINED %s at fetch: %s", f.source_name, r["reason"])
+        for r in f.rejects:   # a row of a file that landed (a vendor row without text) is a warning
+            level = logging.WARNING if f.ok and r.get("item_index") is not None else logging.ERROR
+            log.log(level, "QUARANTINED %s at fetch: %s", f.source_name, r["reason"])
 
 
 @task(name="fetch", task_run_name="fetch chunk {index} ({n} files)", **TASK)
