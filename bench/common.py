@@ -188,27 +188,26 @@ def tree(root: int) -> list[int]:
     return out
 
 
-def pss_kib(pid: int) -> int:
-    """Proportional set size: pages shared by several processes (a fork server's imports) are
-    counted once across them, so the sum over a process tree is the memory it really holds."""
+def _proc_kib(pid: int, file: str, field: str) -> int:
+    """A field in kB of /proc/<pid>/<file> (0: the process is gone or has no such field)."""
     try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1])
     except (OSError, ValueError):
         pass
     return 0
+
+
+def pss_kib(pid: int) -> int:
+    """Proportional set size: pages shared by several processes (a fork server's imports) are
+    counted once across them, so the sum over a process tree is the memory it really holds."""
+    return _proc_kib(pid, "smaps_rollup", "Pss:")
 
 
 def hwm_kib(pid: int) -> int:
     """VmHWM: the process's own peak resident set so far."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
+    return _proc_kib(pid, "status", "VmHWM:")
 
 
 def kind_of(pid: int, root: int) -> str:

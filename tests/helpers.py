@@ -42,3 +42,23 @@ def sort_rows(table: str, data):
     from flows.schemas import KEYS
 
     return data.sort_by([(k, "ascending") for k in KEYS[table]])
+
+
+def report_of(body, *, review, plan, tier, region, plan_part=""):
+    """A Report of one body of text (its review part) and, if given, a plan part: what the
+    extractor reads, without reading or splitting a file."""
+    from flows.core.model import Report
+
+    text = f"各位代表:\n一、{review}年工作回顾\n{body}\n"
+    text += f"二、{plan}年工作安排\n{plan_part}\n" if plan_part else ""
+    return Report(source_name="t.txt", doc_index=1, item_index=1, is_report=True, region=region, region_code=None,
+                  tier=tier, province=None, review_year=review, plan_year=plan, delivered_date=None,
+                  title=None, metadata_conflicts=None, text=text, glossary="", removed_lines=0, removed_detail="{}")
+
+
+def annual(rep):
+    """A report's annual mentions by (indicator, kind, measure)."""
+    from flows.core.extract import extract_mentions
+
+    return {(m.indicator, m.kind, m.measure): m for m in extract_mentions(rep) if m.period == "annual"}
+

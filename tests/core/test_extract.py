@@ -2,19 +2,11 @@
 import pytest
 
 from flows.core.extract import extract_mentions
-from flows.core.model import Report
+from helpers import annual, report_of
 
 
 def report(body, review=2022, plan=2023, tier="city", plan_part=""):
-    text = f"各位代表:\n一、{review}年工作回顾\n{body}\n"
-    text += f"二、{plan}年工作安排\n{plan_part}\n" if plan_part else ""
-    return Report(source_name="t.txt", doc_index=1, item_index=1, is_report=True, region="某市", region_code=None,
-                  tier=tier, province=None, review_year=review, plan_year=plan, delivered_date=None,
-                  title=None, metadata_conflicts=None, text=text, glossary="", removed_lines=0, removed_detail="{}")
-
-
-def annual(rep):
-    return {(m.indicator, m.kind, m.measure): m for m in extract_mentions(rep) if m.period == "annual"}
+    return report_of(body, review=review, plan=plan, tier=tier, region="某市", plan_part=plan_part)
 
 
 def test_level_and_growth():
